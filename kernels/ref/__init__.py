@@ -1,0 +1,21 @@
+"""Pure-torch reference implementations: the CPU path of every kernel and the oracle its Triton
+version is tested against. Inputs are flat varlen batches (no padding)."""
+
+from hybridserve.kernels.ref.attention import attention_varlen
+from hybridserve.kernels.ref.conv1d import causal_conv1d_varlen, conv1d_state_at, conv1d_update
+from hybridserve.kernels.ref.moe import gate_topk, moe_experts
+from hybridserve.kernels.ref.norm import gated_rms_norm, rms_norm
+from hybridserve.kernels.ref.ssd import selective_state_update, ssd_scan
+
+__all__ = [
+    "attention_varlen",
+    "causal_conv1d_varlen",
+    "conv1d_state_at",
+    "conv1d_update",
+    "gate_topk",
+    "gated_rms_norm",
+    "moe_experts",
+    "rms_norm",
+    "selective_state_update",
+    "ssd_scan",
+]

@@ -1,0 +1,28 @@
+"""RMSNorm and the Mamba-2 grouped, gated RMSNorm (reference)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """RMSNorm in fp32; the weight multiplies in fp32 before the cast back (transformers 5)."""
+    x32 = x.float()
+    x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
+    return (weight.float() * x32).to(x.dtype)
+
+
+def gated_rms_norm(
+    y: torch.Tensor,  # [T, d_inner]
+    z: torch.Tensor,  # [T, d_inner]
+    weight: torch.Tensor,  # [d_inner]
+    group_size: int,
+    eps: float,
+) -> torch.Tensor:
+    """`weight * norm_per_group(y * silu(z))`: the gate applies before the normalisation."""
+    h = y.float() * F.silu(z.float())
+    shape = h.shape
+    h = h.view(*shape[:-1], shape[-1] // group_size, group_size)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.view(shape).to(y.dtype)

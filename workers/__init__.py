@@ -1,0 +1,1 @@
+"""Worker side: the model, its kernels' callers, the engine and the Ray worker groups."""

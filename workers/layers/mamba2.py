@@ -1,0 +1,128 @@
+"""Mamba-2 mixer: in_proj -> causal conv1d + SiLU -> SSD scan -> gated group RMSNorm -> out_proj.
+
+Prefill chunks start from the state in the sequence's slot when it has a cached prefix, and may
+save snapshots of the state at chunk-internal offsets (for the radix cache); decode advances the
+state one token in place.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hybridserve.kernels import ref
+from hybridserve.workers.layers.norm import GatedRMSNorm
+from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
+from hybridserve.workers.models.config import MAMBA, ModelConfig
+from hybridserve.workers.models.forward_batch import ForwardBatch
+
+
+class Conv1dWeights(nn.Module):
+    """Depthwise conv parameters under the checkpoint's names: weight [C, 1, K], bias [C]."""
+
+    def __init__(self, channels: int, kernel: int, bias: bool) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(channels, 1, kernel))
+        self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
+
+
+class Mamba2Mixer(nn.Module):
+    def __init__(self, config: ModelConfig, layer_id: int) -> None:
+        super().__init__()
+        c = config
+        self.cache_index = c.layers_of(MAMBA).index(layer_id)
+        self.num_heads, self.head_dim = c.mamba_num_heads, c.mamba_head_dim
+        self.n_groups, self.state_size = c.n_groups, c.ssm_state_size
+        self.d_inner = c.mamba_d_inner
+        self.chunk_size = c.chunk_size
+        self.dt_limit = c.time_step_limit
+        self.in_proj = nn.Linear(c.hidden_size, c.mamba_in_proj_dim, bias=c.mamba_proj_bias)
+        self.conv1d = Conv1dWeights(c.mamba_conv_dim, c.conv_kernel, c.use_conv_bias)
+        self.dt_bias = nn.Parameter(torch.ones(self.num_heads))
+        self.A_log = nn.Parameter(torch.zeros(self.num_heads))
+        self.D = nn.Parameter(torch.ones(self.num_heads))
+        self.norm = GatedRMSNorm(self.d_inner, self.d_inner // c.n_groups, c.layer_norm_epsilon)
+        self.out_proj = nn.Linear(self.d_inner, c.hidden_size, bias=c.mamba_proj_bias)
+
+    def forward(
+        self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
+    ) -> torch.Tensor:
+        gn = self.n_groups * self.state_size
+        z, xbc, dt = self.in_proj(x).split(
+            [self.d_inner, self.d_inner + 2 * gn, self.num_heads], -1
+        )
+        dt = F.softplus(dt.float() + self.dt_bias.float())
+        if self.dt_limit != (0.0, float("inf")):
+            dt = dt.clamp(*self.dt_limit)
+        A = -torch.exp(self.A_log.float())
+        conv = caches.conv[self.cache_index]  # [slots, conv_dim, K-1]
+        ssm = caches.ssm[self.cache_index]  # [slots, H, P, N]
+        if batch.is_decode:
+            y = self._decode(xbc, dt, A, conv, ssm, batch.state_slots)
+        else:
+            y = self._extend(xbc, dt, A, conv, ssm, batch)
+        y = self.norm(y.reshape(x.shape[0], self.d_inner), z)
+        return self.out_proj(y)
+
+    def _split_xbc(self, xbc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        gn = self.n_groups * self.state_size
+        xs, B, C = xbc.split([self.d_inner, gn, gn], -1)
+        lead = xbc.shape[:-1]
+        return (
+            xs.reshape(*lead, self.num_heads, self.head_dim),
+            B.reshape(*lead, self.n_groups, self.state_size),
+            C.reshape(*lead, self.n_groups, self.state_size),
+        )
+
+    def _decode(
+        self,
+        xbc: torch.Tensor,
+        dt: torch.Tensor,
+        A: torch.Tensor,
+        conv: torch.Tensor,
+        ssm: torch.Tensor,
+        slots: torch.Tensor,
+    ) -> torch.Tensor:
+        w = self.conv1d.weight[:, 0, :]
+        act, conv[slots] = ref.conv1d_update(xbc, conv[slots], w, self.conv1d.bias)
+        xs, B, C = self._split_xbc(act)
+        state = ssm[slots]
+        y = ref.selective_state_update(state, xs, dt, A, B, C, self.D)
+        ssm[slots] = state
+        return y
+
+    def _extend(
+        self,
+        xbc: torch.Tensor,
+        dt: torch.Tensor,
+        A: torch.Tensor,
+        conv: torch.Tensor,
+        ssm: torch.Tensor,
+        batch: ForwardBatch,
+    ) -> torch.Tensor:
+        slots = batch.state_slots
+        has_prefix = torch.tensor(batch.prefix_lens, device=xbc.device) > 0
+        init_conv = conv[slots] * has_prefix[:, None, None]
+        w = self.conv1d.weight[:, 0, :]
+        act = ref.causal_conv1d_varlen(xbc, w, self.conv1d.bias, batch.cu_q, init_conv)
+        xs, B, C = self._split_xbc(act)
+        y = torch.empty_like(xs)
+        cu = batch.cu_q
+        for i in range(batch.num_seqs):
+            s, e = cu[i], cu[i + 1]
+            state = ssm[slots[i]] if batch.prefix_lens[i] > 0 else None
+            cuts = {snap.offset: snap.slot for snap in batch.snapshots if snap.seq == i}
+            start = 0
+            for end in sorted({*cuts, e - s}):
+                seg = slice(s + start, s + end)
+                y[seg], state = ref.ssd_scan(
+                    xs[seg], dt[seg], A, B[seg], C[seg], self.D, self.chunk_size, state
+                )
+                if end in cuts:
+                    ssm[cuts[end]] = state.to(ssm.dtype)
+                    conv[cuts[end]] = ref.conv1d_state_at(xbc[s:e], init_conv[i], end)
+                start = end
+            ssm[slots[i]] = state.to(ssm.dtype)
+            conv[slots[i]] = ref.conv1d_state_at(xbc[s:e], init_conv[i], e - s)
+        return y

@@ -1,0 +1,69 @@
+"""NemotronH causal LM for serving: a flat varlen batch in, logits of the wanted rows out."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hybridserve.workers.layers import Attention, Mamba2Mixer, MoE, ReLU2MLP, RMSNorm
+from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
+from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
+from hybridserve.workers.models.forward_batch import ForwardBatch
+
+
+class DenseMLP(ReLU2MLP):
+    def __init__(self, config: ModelConfig, layer_id: int) -> None:
+        super().__init__(config.hidden_size, config.intermediate_size, config.mlp_bias)
+
+
+MIXERS: dict[str, type[nn.Module]] = {
+    MAMBA: Mamba2Mixer,
+    ATTENTION: Attention,
+    MOE: MoE,
+    MLP: DenseMLP,
+}
+
+
+class Block(nn.Module):
+    """`h + mixer(norm(h))`; the residual stays fp32 when the config asks for it."""
+
+    def __init__(self, config: ModelConfig, layer_id: int) -> None:
+        super().__init__()
+        self.norm = RMSNorm(config.hidden_size, config.layer_norm_epsilon)
+        self.mixer = MIXERS[config.layer_types[layer_id]](config, layer_id)
+        self.residual_in_fp32 = config.residual_in_fp32
+
+    def forward(
+        self, h: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
+    ) -> torch.Tensor:
+        dtype = self.norm.weight.dtype
+        out = self.mixer(self.norm(h.to(dtype)), batch, caches)
+        return (h.float() if self.residual_in_fp32 else h) + out
+
+
+class NemotronHForCausalLM(nn.Module):
+    """Parameter names equal the checkpoint's without its `backbone.` prefix."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(Block(config, i) for i in range(config.num_layers))
+        self.norm_f = RMSNorm(config.hidden_size, config.layer_norm_epsilon)
+        self.lm_head = (
+            None
+            if config.tie_word_embeddings
+            else nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        )
+
+    @torch.inference_mode()
+    def forward(self, batch: ForwardBatch, caches: HybridCacheBuffers) -> torch.Tensor:
+        """Returns fp32 logits [n, vocab] for `batch.logits_indices` (all tokens when None)."""
+        h = self.embeddings(batch.input_ids)
+        for layer in self.layers:
+            h = layer(h, batch, caches)
+        if batch.logits_indices is not None:
+            h = h[batch.logits_indices]
+        h = self.norm_f(h.to(self.norm_f.weight.dtype))
+        head = self.embeddings.weight if self.lm_head is None else self.lm_head.weight
+        return torch.nn.functional.linear(h, head).float()
