@@ -128,7 +128,7 @@ class ModelConfig:
             raise ConfigError(f"model_type: expected 'nemotron_h', got {model_type!r}")
         for old, new in _LEGACY_NAMES.items():
             if old in raw:
-                raw.setdefault(new, raw.pop(old))
+                raw[new] = raw.pop(old)  # as in transformers, the legacy name wins
         raw["layer_types"] = _parse_layer_types(raw)
         eos = raw.pop("eos_token_id", 2)
         raw["eos_token_ids"] = (

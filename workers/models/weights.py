@@ -68,10 +68,11 @@ def canonical_name(name: str) -> str:
 def load_weights(model: nn.Module, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
     """Copy every checkpoint tensor into its parameter; raise naming any mismatch."""
     params = dict(model.named_parameters())
+    tied = "lm_head.weight" not in params
     loaded: set[str] = set()
     for raw_name, tensor in weights:
         name = canonical_name(raw_name)
-        if _IGNORED.match(name):
+        if _IGNORED.match(name) or (tied and name == "lm_head.weight"):
             continue
         expert = _EXPERT.match(name)
         if expert:
