@@ -95,3 +95,7 @@ class HybridCacheBuffers:
         """Copy Mamba state slot(s) `src` to `dst` in every Mamba layer (copy-on-write)."""
         self.conv[:, dst] = self.conv[:, src]
         self.ssm[:, dst] = self.ssm[:, src]
+
+    def copy_kv(self, src: list[int], dst: list[int]) -> None:
+        """Copy KV token slots `src` to `dst` in every attention layer."""
+        self.kv[:, :, dst] = self.kv[:, :, src]

@@ -59,6 +59,7 @@ TINY: dict[str, Any] = {
     "moe_intermediate_size": 32,
     "moe_shared_expert_intermediate_size": 64,
     "intermediate_size": 96,
+    "eos_token_id": [2, 4],  # </s>, <|im_end|> of the packaged tiny tokenizer
     "torch_dtype": "float32",
 }
 

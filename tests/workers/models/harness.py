@@ -19,8 +19,9 @@ class Harness:
     def __init__(self, model: NemotronHForCausalLM, kv_rows: int = 8192, state_rows: int = 64):
         self.model = model
         shapes = CacheShapes.from_config(model.config)
-        self.buffers = HybridCacheBuffers(shapes, kv_rows, state_rows, torch.float32,
-                                          torch.float32, "cpu")  # fmt: skip
+        self.buffers = HybridCacheBuffers(
+            shapes, kv_rows, state_rows, torch.float32, torch.float32, "cpu"
+        )
         self.next_slot = 1
         self.slots: dict[int, list[int]] = {}
 
@@ -30,8 +31,9 @@ class Harness:
         self.slots[dst] = self.slots[src][:prefix_len]
         self.buffers.copy_state(snapshot_slot, dst + 1)
 
-    def step(self, chunks: dict[int, list[int]],
-             snapshots: tuple[StateSnapshot, ...] = ()) -> dict[int, torch.Tensor]:  # fmt: skip
+    def step(
+        self, chunks: dict[int, list[int]], snapshots: tuple[StateSnapshot, ...] = ()
+    ) -> dict[int, torch.Tensor]:
         """Run one forward over `chunks` (sid -> new tokens); logits of every new token."""
         ids, cu, prefix, new_slots, kv, indptr, state = [], [0], [], [], [], [0], []
         for sid, toks in chunks.items():
@@ -47,10 +49,15 @@ class Harness:
             indptr.append(len(kv))
             state.append(sid + 1)
         batch = ForwardBatch(
-            input_ids=torch.tensor(ids), cu_q=cu, prefix_lens=prefix,
-            out_cache_loc=torch.tensor(new_slots), kv_indices=torch.tensor(kv), kv_indptr=indptr,
-            state_slots=torch.tensor(state), snapshots=list(snapshots),
-        )  # fmt: skip
+            input_ids=torch.tensor(ids),
+            cu_q=cu,
+            prefix_lens=prefix,
+            out_cache_loc=torch.tensor(new_slots),
+            kv_indices=torch.tensor(kv),
+            kv_indptr=indptr,
+            state_slots=torch.tensor(state),
+            snapshots=list(snapshots),
+        )
         logits = self.model(batch, self.buffers)
         return {sid: logits[cu[i] : cu[i + 1]] for i, sid in enumerate(chunks)}
 

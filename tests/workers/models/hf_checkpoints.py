@@ -40,16 +40,34 @@ VARIANTS = [
 
 def hf_config(v: Variant) -> NemotronHConfig:
     return NemotronHConfig(
-        vocab_size=256, hidden_size=48, hybrid_override_pattern=v.pattern,
-        num_attention_heads=4, num_key_value_heads=v.kv_heads, head_dim=12,
-        mamba_num_heads=8, mamba_head_dim=6, n_groups=v.n_groups, ssm_state_size=8,
-        conv_kernel=4, chunk_size=8, n_routed_experts=8, num_experts_per_tok=3,
-        moe_intermediate_size=20, moe_shared_expert_intermediate_size=28,
-        n_shared_experts=1 if v.shared_expert else 0, intermediate_size=40,
-        routed_scaling_factor=2.5, n_group=v.n_group, topk_group=v.topk_group,
-        tie_word_embeddings=v.tied, time_step_min=1e-9, layer_norm_epsilon=1e-5,
-        eos_token_id=2, bos_token_id=1, pad_token_id=0,
-    )  # fmt: skip
+        vocab_size=256,
+        hidden_size=48,
+        hybrid_override_pattern=v.pattern,
+        num_attention_heads=4,
+        num_key_value_heads=v.kv_heads,
+        head_dim=12,
+        mamba_num_heads=8,
+        mamba_head_dim=6,
+        n_groups=v.n_groups,
+        ssm_state_size=8,
+        conv_kernel=4,
+        chunk_size=8,
+        n_routed_experts=8,
+        num_experts_per_tok=3,
+        moe_intermediate_size=20,
+        moe_shared_expert_intermediate_size=28,
+        n_shared_experts=1 if v.shared_expert else 0,
+        intermediate_size=40,
+        routed_scaling_factor=2.5,
+        n_group=v.n_group,
+        topk_group=v.topk_group,
+        tie_word_embeddings=v.tied,
+        time_step_min=1e-9,
+        layer_norm_epsilon=1e-5,
+        eos_token_id=2,
+        bos_token_id=1,
+        pad_token_id=0,
+    )
 
 
 @torch.no_grad()

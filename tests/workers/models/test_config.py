@@ -13,9 +13,17 @@ from hybridserve.errors import ConfigError
 from hybridserve.workers.models import ModelConfig, build_empty, resolve_config
 from hybridserve.workers.models.presets import NEMOTRON_3_NANO_30B_A3B
 
-BASE = {"model_type": "nemotron_h", "vocab_size": 64, "hidden_size": 32,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
-        "mamba_num_heads": 4, "mamba_head_dim": 8, "n_groups": 2}  # fmt: skip
+BASE = {
+    "model_type": "nemotron_h",
+    "vocab_size": 64,
+    "hidden_size": 32,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+    "mamba_num_heads": 4,
+    "mamba_head_dim": 8,
+    "n_groups": 2,
+}
 
 
 def test_pattern_and_block_type_list_agree():
@@ -28,8 +36,14 @@ def test_pattern_and_block_type_list_agree():
 
 
 def test_transformers_saved_config_round_trips(tmp_path):
-    hf = NemotronHConfig(hybrid_override_pattern="ME*-", vocab_size=64, hidden_size=32,
-                         n_groups=4, routed_scaling_factor=2.5, time_step_min=1e-9)  # fmt: skip
+    hf = NemotronHConfig(
+        hybrid_override_pattern="ME*-",
+        vocab_size=64,
+        hidden_size=32,
+        n_groups=4,
+        routed_scaling_factor=2.5,
+        time_step_min=1e-9,
+    )
     hf.save_pretrained(tmp_path)
     c = ModelConfig.from_file(tmp_path)
     assert c.pattern == "ME*-" and c.n_groups == 4 and c.routed_scaling_factor == 2.5
@@ -37,8 +51,15 @@ def test_transformers_saved_config_round_trips(tmp_path):
 
 
 def test_legacy_names_are_mapped():
-    c = ModelConfig.from_dict({**BASE, "hybrid_override_pattern": "M", "mamba_n_groups": 4,
-                               "mamba_d_conv": 3, "mamba_dt_limit": [0.0, 0.5]})  # fmt: skip
+    c = ModelConfig.from_dict(
+        {
+            **BASE,
+            "hybrid_override_pattern": "M",
+            "mamba_n_groups": 4,
+            "mamba_d_conv": 3,
+            "mamba_dt_limit": [0.0, 0.5],
+        }
+    )
     assert (c.n_groups, c.conv_kernel, c.time_step_limit) == (4, 3, (0.0, 0.5))
 
 

@@ -1,0 +1,250 @@
+"""The engine of one rank: `step()` = schedule -> run the model -> sample and update requests."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+
+import torch
+
+from hybridserve.errors import ContextLengthExceededError, InvalidRequestError, QueueFullError
+from hybridserve.workers.cache.pools import KVPagePool, MambaStatePool
+from hybridserve.workers.cache.radix import HybridRadixCache
+from hybridserve.workers.engine.cache_manager import CacheManager
+from hybridserve.workers.engine.engine_config import EngineConfig
+from hybridserve.workers.engine.memory import cache_budget_bytes, plan_pools
+from hybridserve.workers.engine.model_runner import ModelRunner
+from hybridserve.workers.engine.outputs import TokenDelta
+from hybridserve.workers.engine.request import FinishReason, Request
+from hybridserve.workers.engine.sampler import Sampler
+from hybridserve.workers.engine.sampling_params import SamplingParams, derive_seed
+from hybridserve.workers.engine.scheduler import Scheduler
+from hybridserve.workers.engine.stats import EngineStats
+from hybridserve.workers.models import CacheShapes, HybridCacheBuffers, load_model, resolve_config
+
+EVENT_BLOCK_TOKENS = 16  # KV events report blocks of at least this many tokens
+
+
+class Engine:
+    def __init__(self, cfg: EngineConfig) -> None:
+        self.cfg = cfg
+        config = resolve_config(cfg.model)
+        self.model_config = config
+        self.device = cfg.resolved_device()
+        dtype = cfg.resolved_dtype(config.torch_dtype)
+        self.model = load_model(cfg.model, cfg.load_format, dtype, self.device, cfg.seed)
+        self.max_model_len = cfg.max_model_len or config.max_position_embeddings
+        ssm_dtype = getattr(torch, config.mamba_ssm_cache_dtype)
+        shapes = CacheShapes.from_config(config)
+        budget = cache_budget_bytes(cfg, self.device)
+        pages, states = plan_pools(cfg, shapes, dtype, ssm_dtype, budget, self.max_model_len)
+        self.buffers = HybridCacheBuffers(
+            shapes, (pages + 1) * cfg.page_size, states + 1, dtype, ssm_dtype, self.device
+        )
+        self.kv_pool = KVPagePool(pages, cfg.page_size)
+        self.state_pool = MambaStatePool(states)
+        block = max(cfg.page_size, EVENT_BLOCK_TOKENS // cfg.page_size * cfg.page_size)
+        self.tree = HybridRadixCache(cfg.page_size, self.kv_pool, self.state_pool, block)
+        self.grid = cfg.resolved_snapshot_interval(config.chunk_size)
+        self.cache = CacheManager(self.buffers, self.kv_pool, self.state_pool, self.tree, self.grid)
+        self.scheduler = Scheduler(
+            self.cache, self.grid, cfg.chunked_prefill_size, cfg.max_running_requests
+        )
+        self.sampler = Sampler(config.eos_token_ids, seed=cfg.seed)
+        self.runner = ModelRunner(self.model, self.buffers, self.sampler, self.device)
+        self.requests: dict[str, list[Request]] = {}
+        self._ids = itertools.count()
+        self._arrivals = itertools.count()
+        self._counters = dict(prompt=0, cached=0, computed=0, generated=0, steps=0)
+        self._last_step = 0.0
+
+    # -- requests ------------------------------------------------------------------------------
+    def add_request(
+        self, prompt_ids: list[int], params: SamplingParams, rid: str | None = None
+    ) -> str:
+        """Queue a request (its `n` samples); raises a typed error for bad input."""
+        rid = rid if rid is not None else f"req-{next(self._ids)}"
+        self._validate(rid, prompt_ids, params)
+        samples = [
+            Request(rid, list(prompt_ids), _sample_params(params, i), index=i)
+            for i in range(params.n)
+        ]
+        leader = samples[0]
+        leader.arrival = next(self._arrivals)
+        leader.siblings = samples[1:]
+        self.requests[rid] = samples
+        self.scheduler.add(leader)
+        return rid
+
+    def abort(self, rid: str) -> bool:
+        """Abort every sample of `rid`, releasing all it holds; False if it is unknown/done."""
+        samples = self.requests.pop(rid, None)
+        if samples is None:
+            return False
+        for req in samples:
+            if not req.finished:
+                self.scheduler.abort(req)
+        return True
+
+    def stop(self, rid: str, index: int) -> int:
+        """Finish one sample early (a stop string matched on text), keeping its cache; returns
+        the tokens it ran through the model."""
+        computed = 0
+        for req in self.requests.get(rid, []):
+            if req.index == index and not req.finished:
+                req.finish_reason = FinishReason.STOP
+                if req in self.scheduler.running:
+                    self.scheduler.finish(req)
+                else:
+                    self.scheduler.abort(req)
+                    req.finish_reason = FinishReason.STOP
+                computed = req.computed_tokens
+        self._forget_if_done(rid)
+        return computed
+
+    def has_work(self) -> bool:
+        return bool(self.scheduler.waiting or self.scheduler.running)
+
+    # -- one step ------------------------------------------------------------------------------
+    def step(self) -> list[TokenDelta]:
+        batch = self.scheduler.schedule()
+        if batch is None:
+            return []
+        started = time.perf_counter()
+        logits = self.runner.forward(batch)
+        rows: list[Request] = []
+        row_logits: list[int] = []
+        for chunk in batch.chunks:
+            req = chunk.req
+            req.num_processed = chunk.end
+            req.computed_tokens += len(chunk.slots)
+            self._counters["computed"] += len(chunk.slots)
+            if not req.counted and req.index == 0:
+                req.counted = True
+                self._counters["prompt"] += len(req.prompt_ids)
+                self._counters["cached"] += req.cached_tokens
+            for pos, slot in chunk.snapshots:
+                self.cache.cache_prefix(req, pos, slot)
+            if chunk.wants_logits:
+                row = sum(c.wants_logits for c in batch.chunks[: batch.chunks.index(chunk)])
+                rows.append(req)
+                row_logits.append(row)
+                for sib in self._fork_siblings(req):
+                    rows.append(sib)
+                    row_logits.append(row)
+        out = self.runner.sample(
+            logits[row_logits],
+            [r.params for r in rows],
+            [r.prompt_ids for r in rows],
+            [r.output_ids for r in rows],
+        )
+        deltas = [self._append(req, i, out) for i, req in enumerate(rows)]
+        self._counters["steps"] += 1
+        self._last_step = time.perf_counter() - started
+        for rid in {d.rid for d in deltas if d.finish_reason is not None}:
+            self._forget_if_done(rid)
+        return deltas
+
+    def _fork_siblings(self, leader: Request) -> list[Request]:
+        forked = []
+        for sib in leader.siblings:
+            sib.arrival = next(self._arrivals)
+            if self.cache.fork(leader, sib):
+                self.scheduler.running.append(sib)
+                forked.append(sib)
+            else:  # memory is short: it will be admitted normally (prefix-cache hit)
+                self.scheduler.add(sib)
+        leader.siblings = []
+        return forked
+
+    def _append(self, req: Request, row: int, out) -> TokenDelta:
+        token = out.token_ids[row]
+        req.output_ids.append(token)
+        self._counters["generated"] += 1
+        delta = TokenDelta(
+            req.rid,
+            req.index,
+            [token],
+            prompt_tokens=len(req.prompt_ids),
+            cached_tokens=req.cached_tokens,
+        )
+        if out.logprobs is not None and req.params.logprobs:
+            req.output_logprobs.append(out.logprobs[row])
+            req.output_top_logprobs.append(out.top_logprobs[row])
+            delta.logprobs, delta.top_logprobs = [out.logprobs[row]], [out.top_logprobs[row]]
+        reason = self._stop_reason(req, token)
+        if reason is not None:
+            req.finish_reason = delta.finish_reason = reason
+            delta.computed_tokens = req.computed_tokens
+            self.scheduler.finish(req)
+        return delta
+
+    def _stop_reason(self, req: Request, token: int) -> FinishReason | None:
+        p = req.params
+        n_out = len(req.output_ids)
+        if n_out >= p.min_tokens and (
+            (not p.ignore_eos and token in self.model_config.eos_token_ids)
+            or token in p.stop_token_ids
+        ):
+            return FinishReason.STOP
+        if (p.max_tokens is not None and n_out >= p.max_tokens) or (
+            req.num_tokens >= self.max_model_len
+        ):
+            return FinishReason.LENGTH
+        return None
+
+    def _forget_if_done(self, rid: str) -> None:
+        samples = self.requests.get(rid)
+        if samples is not None and all(r.finished for r in samples):
+            del self.requests[rid]
+
+    def _validate(self, rid: str, prompt_ids: list[int], params: SamplingParams) -> None:
+        vocab = self.model_config.vocab_size
+        if rid in self.requests:
+            raise InvalidRequestError(f"request id {rid!r} is already in use")
+        if not prompt_ids:
+            raise InvalidRequestError("prompt: must contain at least one token")
+        bad = [t for t in prompt_ids if not 0 <= t < vocab]
+        if bad:
+            raise InvalidRequestError(f"prompt: token id {bad[0]} is outside [0, {vocab})")
+        params.validate(vocab)
+        limit = self.max_model_len
+        if len(prompt_ids) >= limit:
+            raise ContextLengthExceededError(
+                f"prompt has {len(prompt_ids)} tokens; this model's context is {limit} tokens"
+            )
+        if params.max_tokens is not None and len(prompt_ids) + params.max_tokens > limit:
+            raise ContextLengthExceededError(
+                f"prompt ({len(prompt_ids)} tokens) + max_tokens ({params.max_tokens}) exceeds "
+                f"this model's context of {limit} tokens"
+            )
+        if len(self.scheduler.waiting) >= self.cfg.max_waiting_requests:
+            raise QueueFullError(f"{len(self.scheduler.waiting)} requests are already waiting")
+
+    # -- counters ------------------------------------------------------------------------------
+    def stats(self) -> EngineStats:
+        c = self._counters
+        return EngineStats(
+            running=len(self.scheduler.running),
+            waiting=len(self.scheduler.waiting),
+            kv_pages_used=self.kv_pool.num_total - self.kv_pool.num_free,
+            kv_pages_total=self.kv_pool.num_total,
+            state_slots_used=self.state_pool.num_total - self.state_pool.num_free,
+            state_slots_total=self.state_pool.num_total,
+            cached_pages=self.tree.total_cached_pages,
+            cached_snapshots=self.tree.num_state_snapshots,
+            prompt_tokens=c["prompt"],
+            cached_prompt_tokens=c["cached"],
+            computed_tokens=c["computed"],
+            generated_tokens=c["generated"],
+            preemptions=self.scheduler.preemptions,
+            steps=c["steps"],
+            last_step_seconds=self._last_step,
+        )
+
+
+def _sample_params(params: SamplingParams, index: int) -> SamplingParams:
+    if index == 0 or params.seed is None:
+        return params
+    return dataclasses.replace(params, seed=derive_seed(params.seed, index))

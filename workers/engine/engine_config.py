@@ -1,0 +1,71 @@
+"""Engine settings: one frozen dataclass, with "auto" values resolved by pure functions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from hybridserve.errors import ConfigError
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How one engine (one rank of a worker group) runs its model and sizes its caches.
+
+    `cache_bytes` sizes the KV and state pools on CPU; on GPU `mem_fraction` of the device memory
+    (minus the weights) does. `num_kv_pages` / `num_state_slots` override both (tests use them to
+    create memory pressure). Mamba-state snapshots live on a grid of `snapshot_interval` tokens
+    (auto: lcm of page size and the scan chunk), and chunked prefill cuts chunks on that grid.
+    """
+
+    model: str = "tiny"
+    load_format: str = "auto"
+    dtype: str = "auto"  # float32 on CPU, the checkpoint's dtype on GPU
+    device: str = "auto"  # cuda when available, else cpu
+    seed: int = 0
+    page_size: int = 1
+    chunked_prefill_size: int = 512
+    max_running_requests: int = 64
+    max_model_len: int | None = None  # None = the model's max_position_embeddings
+    mem_fraction: float = 0.85
+    cache_bytes: int = 256 << 20
+    num_kv_pages: int | None = None
+    num_state_slots: int | None = None
+    snapshot_interval: int | None = None
+    max_waiting_requests: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.page_size < 1:
+            raise ConfigError(f"page_size: must be >= 1, got {self.page_size}")
+        if self.chunked_prefill_size < 1:
+            raise ConfigError("chunked_prefill_size: must be >= 1")
+        if self.max_running_requests < 1:
+            raise ConfigError("max_running_requests: must be >= 1")
+        if not 0.0 < self.mem_fraction <= 1.0:
+            raise ConfigError(f"mem_fraction: must be in (0, 1], got {self.mem_fraction}")
+        if self.dtype != "auto" and self.dtype not in _DTYPES:
+            raise ConfigError(f"dtype: expected auto or one of {sorted(_DTYPES)}")
+
+    def resolved_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def resolved_dtype(self, checkpoint_dtype: str) -> torch.dtype:
+        if self.dtype != "auto":
+            return _DTYPES[self.dtype]
+        if self.resolved_device().type == "cpu":
+            return torch.float32
+        return _DTYPES.get(checkpoint_dtype, torch.bfloat16)
+
+    def resolved_snapshot_interval(self, scan_chunk: int) -> int:
+        interval = self.snapshot_interval or math.lcm(self.page_size, scan_chunk)
+        if interval % self.page_size:
+            raise ConfigError(
+                f"snapshot_interval: {interval} must be a multiple of page_size {self.page_size}"
+            )
+        return interval

@@ -1,0 +1,73 @@
+"""Turns a scheduled batch into the model's varlen inputs, runs the forward, samples."""
+
+from __future__ import annotations
+
+import torch
+
+from hybridserve.workers.engine.sampler import SampleOutput, Sampler
+from hybridserve.workers.engine.sampling_params import SamplingParams
+from hybridserve.workers.engine.scheduler import ScheduledBatch
+from hybridserve.workers.models import (
+    ForwardBatch,
+    HybridCacheBuffers,
+    NemotronHForCausalLM,
+    StateSnapshot,
+)
+
+
+class ModelRunner:
+    def __init__(
+        self,
+        model: NemotronHForCausalLM,
+        buffers: HybridCacheBuffers,
+        sampler: Sampler,
+        device: torch.device,
+    ) -> None:
+        self.model = model
+        self.buffers = buffers
+        self.sampler = sampler
+        self.device = device
+
+    def forward(self, batch: ScheduledBatch) -> torch.Tensor:
+        """Logits [n, vocab] (fp32) of the chunks that end their request's input, in order."""
+        ids: list[int] = []
+        out_loc: list[int] = []
+        kv: list[int] = []
+        cu, indptr, prefix, states, logit_rows = [0], [0], [], [], []
+        snapshots = []
+        for i, c in enumerate(batch.chunks):
+            ids += c.req.all_ids[c.start : c.end]
+            out_loc += c.slots
+            kv += c.req.kv_slots[: c.end]
+            cu.append(len(ids))
+            indptr.append(len(kv))
+            prefix.append(c.start)
+            states.append(c.req.state_slot)
+            snapshots += [StateSnapshot(i, pos - c.start, slot) for pos, slot in c.snapshots]
+            if c.wants_logits:
+                logit_rows.append(len(ids) - 1)
+
+        def t(values: list[int]) -> torch.Tensor:
+            return torch.tensor(values, dtype=torch.long, device=self.device)
+
+        fb = ForwardBatch(
+            input_ids=t(ids),
+            cu_q=cu,
+            prefix_lens=prefix,
+            out_cache_loc=t(out_loc),
+            kv_indices=t(kv),
+            kv_indptr=indptr,
+            state_slots=t(states),
+            snapshots=snapshots,
+            logits_indices=t(logit_rows),
+        )
+        return self.model(fb, self.buffers)
+
+    def sample(
+        self,
+        logits: torch.Tensor,
+        params: list[SamplingParams],
+        prompts: list[list[int]],
+        outputs: list[list[int]],
+    ) -> SampleOutput:
+        return self.sampler.sample(logits, params, prompts, outputs)

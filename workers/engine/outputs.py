@@ -1,0 +1,56 @@
+"""What the engine hands back: per-step token deltas and finished request outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hybridserve.workers.engine.request import FinishReason
+
+
+@dataclass
+class TokenDelta:
+    """New tokens of one sample since the last step (the streaming unit)."""
+
+    rid: str
+    index: int  # sample index within the request (n > 1)
+    token_ids: list[int]
+    logprobs: list[float] | None = None
+    top_logprobs: list[list[tuple[int, float]]] | None = None
+    finish_reason: FinishReason | None = None
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    computed_tokens: int = 0  # set on the final delta: tokens this sample ran through the model
+
+
+@dataclass
+class CompletionOutput:
+    index: int
+    token_ids: list[int]
+    finish_reason: FinishReason | None
+    text: str | None = None
+    logprobs: list[float] | None = None
+    top_logprobs: list[list[tuple[int, float]]] | None = None
+
+
+@dataclass
+class RequestOutput:
+    """A finished request: all its samples and the cache counters."""
+
+    rid: str
+    prompt_token_ids: list[int]
+    outputs: list[CompletionOutput] = field(default_factory=list)
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens served from the prefix cache (first sample)
+    computed_tokens: int = 0  # tokens run through the model, all samples together
+
+    @property
+    def token_ids(self) -> list[int]:
+        return self.outputs[0].token_ids
+
+    @property
+    def text(self) -> str | None:
+        return self.outputs[0].text
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        return self.outputs[0].finish_reason

@@ -1,0 +1,70 @@
+"""One sequence being served: its tokens, sampling parameters, cache holdings and counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hybridserve.workers.engine.sampling_params import SamplingParams
+
+
+class FinishReason(str, Enum):
+    STOP = "stop"  # EOS, a stop token id, or a stop string
+    LENGTH = "length"  # max_tokens or the context limit
+    ABORT = "abort"
+
+
+@dataclass(eq=False)
+class Request:
+    """A sequence of the engine. The tokens `all_ids[:num_processed]` have their KV in
+    `kv_slots` and their Mamba state in `state_slot`; the rest are processed by later steps.
+
+    Cache ownership: `kv_slots[:tree_len]` belong to the radix cache (the path to `node` is
+    locked by this request); the slots after it live in `own_pages`, which this request owns.
+    """
+
+    rid: str
+    prompt_ids: list[int]
+    params: SamplingParams
+    index: int = 0  # sample index within its request (n > 1)
+    arrival: int = 0  # admission order (FCFS; the newest is retracted first)
+    output_ids: list[int] = field(default_factory=list)
+    output_logprobs: list[float] = field(default_factory=list)
+    output_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
+    finish_reason: FinishReason | None = None
+    # cache holdings
+    num_processed: int = 0
+    kv_slots: list[int] = field(default_factory=list)
+    own_pages: list[int] = field(default_factory=list)
+    tree_len: int = 0
+    node: Any = None
+    state_slot: int | None = None
+    snapshot_at: int | None = None  # a grid point where this prefill must save a state
+    # n > 1: the other samples wait here until this one's prompt is processed, then fork from it
+    siblings: list[Request] = field(default_factory=list)
+    # counters
+    counted: bool = False  # its prompt is in the engine's prompt / cached-token totals
+    cached_tokens: int = 0
+    computed_tokens: int = 0
+
+    @property
+    def all_ids(self) -> list[int]:
+        return self.prompt_ids + self.output_ids
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.prompt_ids) + len(self.output_ids)
+
+    @property
+    def remaining(self) -> int:
+        """Tokens still to feed through the model before the next sample."""
+        return self.num_tokens - self.num_processed
+
+    @property
+    def in_prefill(self) -> bool:
+        return self.num_processed < len(self.prompt_ids)
+
+    @property
+    def finished(self) -> bool:
+        return self.finish_reason is not None

@@ -1,0 +1,134 @@
+"""Continuous batching: each step mixes decode tokens and prefill chunks under a token budget.
+
+Running requests go first (oldest first; a decode token is always scheduled, prefill chunks
+spend the budget), then waiting requests are admitted FCFS while budget, memory and
+`max_running_requests` allow. A prefill chunk that stops before the end of its input ends on the
+snapshot grid, so a Mamba state can be saved wherever a later request may branch. When memory
+runs out the newest running request is retracted (it keeps nothing but what the radix cache
+holds) and resumes later.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from hybridserve.workers.engine.cache_manager import CacheManager
+from hybridserve.workers.engine.request import FinishReason, Request
+
+
+@dataclass
+class ScheduledChunk:
+    req: Request
+    start: int  # first token position of the chunk
+    slots: list[int]  # KV slots of the chunk's tokens
+    snapshots: list[tuple[int, int]] = field(default_factory=list)  # (position, state slot)
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.slots)
+
+    @property
+    def wants_logits(self) -> bool:
+        return self.end == self.req.num_tokens
+
+
+@dataclass
+class ScheduledBatch:
+    chunks: list[ScheduledChunk]
+
+
+class Scheduler:
+    def __init__(
+        self, cache: CacheManager, grid: int, chunked_prefill_size: int, max_running_requests: int
+    ) -> None:
+        self.cache = cache
+        self.grid = grid
+        self.budget = max(grid, chunked_prefill_size // grid * grid)
+        self.max_running = max_running_requests
+        self.waiting: deque[Request] = deque()
+        self.running: list[Request] = []
+        self.preemptions = 0
+
+    def add(self, req: Request) -> None:
+        self.waiting.append(req)
+
+    def abort(self, req: Request) -> None:
+        """Remove `req` wherever it is and release every slot it holds."""
+        if req in self.waiting:
+            self.waiting.remove(req)
+        if req in self.running:
+            self.running.remove(req)
+        self.cache.release(req)
+        req.finish_reason = FinishReason.ABORT
+
+    def finish(self, req: Request) -> None:
+        self.running.remove(req)
+        self.cache.finish(req)
+
+    # -- building a step -----------------------------------------------------------------------
+    def schedule(self) -> ScheduledBatch | None:
+        chunks: list[ScheduledChunk] = []
+        budget = self.budget
+        for req in sorted(self.running, key=lambda r: r.arrival):
+            if req not in self.running:  # retracted earlier in this loop
+                continue
+            n = 1 if req.remaining == 1 else self._chunk_len(req, budget)
+            if n == 0:
+                continue
+            if not self._reserve_or_retract(req, n, chunks):
+                continue
+            budget -= n if n > 1 else 0
+            chunks.append(self._chunk(req, n))
+        while self.waiting and budget > 0 and len(self.running) < self.max_running:
+            req = self.waiting[0]
+            if not self.cache.admit(req):
+                break
+            n = self._chunk_len(req, budget)
+            if n == 0 or not self.cache.reserve(req, n):
+                self.cache.release(req)
+                break
+            self.waiting.popleft()
+            self.running.append(req)
+            budget -= n
+            chunks.append(self._chunk(req, n))
+        return ScheduledBatch(chunks) if chunks else None
+
+    def _chunk_len(self, req: Request, budget: int) -> int:
+        take = min(req.remaining, budget)
+        if take < req.remaining:  # a cut chunk ends on the snapshot grid
+            take = (req.num_processed + take) // self.grid * self.grid - req.num_processed
+        return max(take, 0)
+
+    def _reserve_or_retract(self, req: Request, n: int, chunks: list[ScheduledChunk]) -> bool:
+        scheduled = {id(c.req) for c in chunks}
+        while not self.cache.reserve(req, n):
+            victims = [r for r in self.running if id(r) not in scheduled and r is not req]
+            victim = max(victims, key=lambda r: r.arrival) if victims else req
+            self._retract(victim)
+            if victim is req:
+                return False
+        return True
+
+    def _retract(self, req: Request) -> None:
+        self.running.remove(req)
+        self.cache.release(req)
+        self.waiting.appendleft(req)
+        self.preemptions += 1
+
+    def _chunk(self, req: Request, n: int) -> ScheduledChunk:
+        start, end = req.num_processed, req.num_processed + n
+        positions = set()
+        if end < req.num_tokens:
+            positions.add(end)
+        elif req.in_prefill and end // self.grid * self.grid > start:
+            positions.add(end // self.grid * self.grid)
+        if req.snapshot_at is not None and start < req.snapshot_at <= end:
+            positions.add(req.snapshot_at)
+        chunk = ScheduledChunk(req, start, self.cache.assign_slots(req, n))
+        for pos in sorted(positions):
+            if pos % self.cache.page_size == 0 and pos > req.tree_len:
+                slot = self.cache.alloc_snapshot()
+                if slot is not None:
+                    chunk.snapshots.append((pos, slot))
+        return chunk
