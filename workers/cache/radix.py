@@ -191,12 +191,15 @@ class HybridRadixCache:
         """Free at least num_pages KV pages if possible: remove least recently used unlocked
         leaves (with their snapshots), then any parent left a stateless leaf. Returns the pages
         freed. O(nodes) per call."""
+        if num_pages <= 0:
+            return 0
         heap = [(n.kv_access, n.id, n) for n in self._evictable_leaves()]
         heapq.heapify(heap)
         freed = 0
         while freed < num_pages and heap:
             leaf = heapq.heappop(heap)[2]
             parent = leaf.parent
+            assert parent is not None
             freed += self._remove_leaf(leaf)
             pages, survivor = self._prune(parent)
             freed += pages
@@ -208,9 +211,11 @@ class HybridRadixCache:
         """Free at least num_slots state slots if possible: drop the least recently used
         snapshots of unlocked nodes. A leaf losing its snapshot is removed with its KV, and so is
         any parent left a stateless leaf. Returns the slots freed. O(nodes) per call."""
+        if num_slots <= 0:
+            return 0
         nodes = self.root.subtree()
         heap = [
-            (n.state_access, n.id, n) for n in nodes if n.state_slot is not None
+            (n.state_access, n.id, n) for n in nodes if n.state_slot is not None and n.own_lock == 0
         ]
         heapq.heapify(heap)
         freed = 0
@@ -218,6 +223,7 @@ class HybridRadixCache:
             node = heapq.heappop(heap)[2]
             if node.is_leaf:
                 parent = node.parent
+                assert parent is not None
                 self._remove_leaf(node)
                 self._prune(parent)
             else:
@@ -313,18 +319,16 @@ class HybridRadixCache:
         node.state_slot = None
         self._num_states -= 1
 
-    def _prune(self, node: RadixNode | None) -> tuple[int, RadixNode]:
+    def _prune(self, node: RadixNode) -> tuple[int, RadixNode]:
         """Remove stateless leaves from node upward; return pages freed and the first survivor.
 
         A stateless leaf is never locked: a locked node keeps its snapshot, and a lock on a
         descendant would make the node interior.
         """
         freed = 0
-        while (
-            node is not None and node is not self.root and node.is_leaf and node.state_slot is None
-        ):
+        while node is not self.root and node.is_leaf and node.state_slot is None:
             parent = node.parent
+            assert parent is not None
             freed += self._remove_leaf(node)
             node = parent
-        assert node is not None
         return freed, node

@@ -36,10 +36,15 @@ class CacheManager:
         """Match the longest usable cached prefix, take a working state slot, lock the path."""
         tokens = req.all_ids
         match = self.tree.match_prefix(tokens[: len(tokens) - 1])  # the last token must run
+        self.tree.lock(match.node)  # before allocating: eviction must not take the match
         slot = self._alloc_state()
-        if slot is None:
-            return False
-        self.tree.lock(match.node)
+        if slot is None:  # only the matched snapshot is left to evict: give up the hit
+            self.tree.unlock(match.node)
+            slot = self._alloc_state()
+            if slot is None:
+                return False
+            match = self.tree.match_prefix(tokens[: len(tokens) - 1])
+            self.tree.lock(match.node)
         if match.usable_len:
             self.buffers.copy_state(match.state_slot, slot)
         req.state_slot, req.node = slot, match.node

@@ -8,9 +8,15 @@ import time
 
 import torch
 
-from hybridserve.errors import ContextLengthExceededError, InvalidRequestError, QueueFullError
+from hybridserve.errors import (
+    ConfigError,
+    ContextLengthExceededError,
+    InvalidRequestError,
+    QueueFullError,
+)
 from hybridserve.workers.cache.pools import KVPagePool, MambaStatePool
 from hybridserve.workers.cache.radix import HybridRadixCache
+from hybridserve.workers.distributed import ParallelContext
 from hybridserve.workers.engine.cache_manager import CacheManager
 from hybridserve.workers.engine.engine_config import EngineConfig
 from hybridserve.workers.engine.memory import cache_budget_bytes, plan_pools
@@ -21,22 +27,30 @@ from hybridserve.workers.engine.sampler import Sampler
 from hybridserve.workers.engine.sampling_params import SamplingParams, derive_seed
 from hybridserve.workers.engine.scheduler import Scheduler
 from hybridserve.workers.engine.stats import EngineStats
-from hybridserve.workers.models import CacheShapes, HybridCacheBuffers, load_model, resolve_config
+from hybridserve.workers.models import HybridCacheBuffers, load_model, resolve_config
 
 EVENT_BLOCK_TOKENS = 16  # KV events report blocks of at least this many tokens
 
 
 class Engine:
-    def __init__(self, cfg: EngineConfig) -> None:
+    def __init__(self, cfg: EngineConfig, parallel: ParallelContext | None = None) -> None:
+        """`parallel` is this rank's place in its worker group (required when cfg.tp > 1)."""
+        parallel = parallel or ParallelContext()
+        if (parallel.tp_size, parallel.ep_size) != (cfg.tp, cfg.resolved_ep()):
+            raise ConfigError(
+                f"tp: the engine is configured for tp={cfg.tp}, ep={cfg.resolved_ep()} but runs "
+                f"as a rank of tp={parallel.tp_size}, ep={parallel.ep_size} (tp > 1 needs a "
+                "worker group that gives each rank its ParallelContext)"
+            )
         self.cfg = cfg
         config = resolve_config(cfg.model)
         self.model_config = config
         self.device = cfg.resolved_device()
         dtype = cfg.resolved_dtype(config.torch_dtype)
-        self.model = load_model(cfg.model, cfg.load_format, dtype, self.device, cfg.seed)
+        self.model = load_model(cfg.model, cfg.load_format, dtype, self.device, cfg.seed, parallel)
         self.max_model_len = cfg.max_model_len or config.max_position_embeddings
         ssm_dtype = getattr(torch, config.mamba_ssm_cache_dtype)
-        shapes = CacheShapes.from_config(config)
+        shapes = self.model.cache_shapes()
         budget = cache_budget_bytes(cfg, self.device)
         pages, states = plan_pools(cfg, shapes, dtype, ssm_dtype, budget, self.max_model_len)
         self.buffers = HybridCacheBuffers(
@@ -218,6 +232,12 @@ class Engine:
             raise ContextLengthExceededError(
                 f"prompt ({len(prompt_ids)} tokens) + max_tokens ({params.max_tokens}) exceeds "
                 f"this model's context of {limit} tokens"
+            )
+        capacity = self.kv_pool.num_total * self.cfg.page_size
+        if len(prompt_ids) + (params.max_tokens or 0) > capacity:
+            raise ContextLengthExceededError(
+                f"prompt + max_tokens ({len(prompt_ids)} + {params.max_tokens}) exceeds the KV "
+                f"cache of this worker ({capacity} tokens)"
             )
         if len(self.scheduler.waiting) >= self.cfg.max_waiting_requests:
             raise QueueFullError(f"{len(self.scheduler.waiting)} requests are already waiting")

@@ -20,6 +20,8 @@ class EngineConfig:
     (minus the weights) does. `num_kv_pages` / `num_state_slots` override both (tests use them to
     create memory pressure). Mamba-state snapshots live on a grid of `snapshot_interval` tokens
     (auto: lcm of page size and the scan chunk), and chunked prefill cuts chunks on that grid.
+    `tp` ranks share the model (heads, vocab, intermediate dims split); `ep` of them split the MoE
+    experts (None: ep = tp, whole experts per rank; 1: every rank splits every expert).
     """
 
     model: str = "tiny"
@@ -37,6 +39,8 @@ class EngineConfig:
     num_state_slots: int | None = None
     snapshot_interval: int | None = None
     max_waiting_requests: int = 4096
+    tp: int = 1
+    ep: int | None = None
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -49,6 +53,13 @@ class EngineConfig:
             raise ConfigError(f"mem_fraction: must be in (0, 1], got {self.mem_fraction}")
         if self.dtype != "auto" and self.dtype not in _DTYPES:
             raise ConfigError(f"dtype: expected auto or one of {sorted(_DTYPES)}")
+        if self.tp < 1:
+            raise ConfigError(f"tp: must be >= 1, got {self.tp}")
+        if self.ep is not None and (self.ep < 1 or self.tp % self.ep):
+            raise ConfigError(f"ep: must be a divisor of tp={self.tp}, got {self.ep}")
+
+    def resolved_ep(self) -> int:
+        return self.tp if self.ep is None else self.ep
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto":

@@ -10,6 +10,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hybridserve import block_hash as block_hash_module
 from hybridserve.block_hash import block_hashes
 
 
@@ -34,9 +35,12 @@ def test_partial_blocks_are_ignored() -> None:
 
 
 def test_no_torch_import_and_same_value_in_another_process() -> None:
+    path = block_hash_module.__file__
     code = (
-        "import sys; from hybridserve.block_hash import block_hashes;"
-        "print(block_hashes(list(range(40)), 16)); print('torch' in sys.modules)"
+        "import importlib.util as u, sys;"
+        f"s = u.spec_from_file_location('bh', {path!r}); m = u.module_from_spec(s);"
+        "s.loader.exec_module(m);"
+        "print(m.block_hashes(list(range(40)), 16)); print('torch' in sys.modules)"
     )
     env = dict(os.environ, PYTHONHASHSEED="123")
     out = subprocess.run(

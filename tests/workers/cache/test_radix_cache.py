@@ -174,6 +174,37 @@ def test_evict_state_of_interior_node_keeps_its_kv() -> None:
     assert cache.total_cached_pages == 4
 
 
+def test_match_refreshes_the_state_lru_of_the_used_node_only() -> None:
+    cache = make(ps=2)
+    a, b = [1, 1], [2, 2]
+    put(cache, a)
+    put(cache, b)
+    cache.match_prefix(a)
+    assert cache.evict_states(1) == 1
+    assert cache.match_prefix(b).usable_len == 0 and cache.match_prefix(a).usable_len == 2
+    cache = make(ps=2)
+    t = [3, 3, 3, 3]
+    leaf = put(cache, t).node
+    inner = put(cache, t[:2]).node  # its snapshot is newer than the leaf's
+    cache.match_prefix(t)  # refreshes the leaf's snapshot, not the inner one's
+    assert cache.evict_states(1) == 1
+    assert inner.state_slot is None and leaf.state_slot is not None
+
+
+def test_split_of_a_node_starting_inside_an_event_block() -> None:
+    cache = make(ps=2, bs=4)
+    t = list(range(12))
+    ht = block_hashes(t, 4)
+    put(cache, t[:2])
+    put(cache, t)  # one node [2, 12) holding the blocks ending at 4, 8 and 12
+    fork = put(cache, t[:4] + [50, 50]).node.parent
+    assert fork is not None and (fork.start, fork.end, fork.block_hashes) == (2, 4, [ht[0]])
+    assert cache.events.drain()[-1] == StateStored(ht[0], 6)
+    cache.match_prefix(t[:4] + [50, 50])
+    assert cache.evict_kv(4) == 4  # t's leaf [4, 12)
+    assert cache.events.drain() == [StateRemoved(ht[2], 12), BlockRemoved((ht[1], ht[2]))]
+
+
 def test_evict_kv_is_lru_and_frees_everything_unlocked() -> None:
     cache = make(ps=2, pages=32, states=8)
     seqs = [[1, 2, 3, 4], [1, 2, 5, 6], [7, 8], [7, 8, 9, 9, 9, 9]]

@@ -13,7 +13,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from hybridserve.block_hash import hash_block
+from hybridserve.block_hash import block_hashes, hash_block
 from hybridserve.workers.cache import (
     AllCleared,
     BlockRemoved,
@@ -45,15 +45,18 @@ def _lcp(a: Key, b: Key) -> int:
 @settings(max_examples=60, deadline=None)
 @given(
     ps=st.sampled_from([1, 2, 3]),
+    blocks_per_event=st.integers(1, 3),
     inserts=st.lists(st.tuples(TOKENS, st.integers(0, 12)), max_size=8),
     queries=st.lists(TOKENS, max_size=6),
 )
 def test_match_equals_reference_without_eviction(
-    ps: int, inserts: list[tuple[list[int], int]], queries: list[list[int]]
+    ps: int, blocks_per_event: int, inserts: list[tuple[list[int], int]], queries: list[list[int]]
 ) -> None:
     """kv_len = longest page-aligned common prefix with any inserted sequence; usable_len = the
-    deepest snapshot that is a prefix of the query."""
-    cache = HybridRadixCache(ps, KVPagePool(200, ps), MambaStatePool(20), ps)
+    deepest snapshot that is a prefix of the query; the stored blocks are those of the inserted
+    sequences."""
+    bs = ps * blocks_per_event
+    cache = HybridRadixCache(ps, KVPagePool(200, ps), MambaStatePool(20), bs)
     inserted: list[Key] = []
     for tokens, cut in inserts:
         seq = _aligned(tokens[:cut], ps)
@@ -71,6 +74,12 @@ def test_match_equals_reference_without_eviction(
             cache.state_pool.free(slot)
         inserted.append(seq)
         cache.check_invariants()
+    events = cache.events.drain()
+    stored = {h for ev in events if isinstance(ev, BlockStored) for h in ev.block_hashes}
+    assert stored == {h for seq in inserted for h in block_hashes(seq, bs)}
+    assert len(stored) == sum(len(ev.block_hashes) for ev in events if isinstance(ev, BlockStored))
+    snaps = {(ev.block_hash, ev.prefix_len) for ev in events if isinstance(ev, StateStored)}
+    assert snaps == {((block_hashes(s, bs) or [None])[-1], len(s)) for s in inserted if s}
     for query in queries + [list(s) for s in inserted]:
         m = cache.match_prefix(query)
         kv = max((_lcp(tuple(query), s) for s in inserted), default=0)

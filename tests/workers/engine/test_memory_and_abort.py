@@ -69,3 +69,15 @@ def test_abort_mid_prefill_and_mid_decode_releases_everything():
     _assert_everything_released(engine, kv0, st0)
     # the engine still serves afterwards
     assert len(llm.generate([short_prompt], GREEDY)[0].token_ids) == 16
+
+
+def test_a_hit_on_the_only_snapshot_still_admits():
+    """With one state slot the tree's snapshot is the only one to evict; admission must not
+    evict the node it matched while locked, nor hang: it gives up the hit instead."""
+    llm = LLM("tiny", num_state_slots=1)
+    first = llm.generate([_prompts(1)[0]], GREEDY)[0]
+    assert llm.engine.tree.num_state_snapshots == 1  # the finished sequence's donated state
+    again = first.prompt_token_ids + first.token_ids + [7, 8, 9]
+    out = llm.generate([again], GREEDY)[0]
+    assert out.cached_tokens == 0 and len(out.token_ids) == 16
+    llm.engine.tree.check_invariants()
