@@ -23,7 +23,7 @@ from hybridserve.workers.engine.memory import cache_budget_bytes, plan_pools
 from hybridserve.workers.engine.model_runner import ModelRunner
 from hybridserve.workers.engine.outputs import TokenDelta
 from hybridserve.workers.engine.request import FinishReason, Request
-from hybridserve.workers.engine.sampler import Sampler
+from hybridserve.workers.engine.sampler import SampleOutput, Sampler
 from hybridserve.workers.engine.sampling_params import SamplingParams, derive_seed
 from hybridserve.workers.engine.scheduler import Scheduler
 from hybridserve.workers.engine.stats import EngineStats
@@ -172,7 +172,7 @@ class Engine:
         leader.siblings = []
         return forked
 
-    def _append(self, req: Request, row: int, out) -> TokenDelta:
+    def _append(self, req: Request, row: int, out: SampleOutput) -> TokenDelta:
         token = out.token_ids[row]
         req.output_ids.append(token)
         self._counters["generated"] += 1

@@ -1,4 +1,8 @@
-"""GQA attention without positional encoding (NoPE), over the paged KV cache."""
+"""GQA attention without positional encoding (NoPE), over the paged KV cache.
+
+Tensor parallel: each rank holds num_heads/tp query heads and the KV heads they read; when tp >
+num_key_value_heads, consecutive ranks hold a replica of the same KV head.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,34 @@ import torch
 from torch import nn
 
 from hybridserve.kernels import ref
+from hybridserve.workers.distributed import ParallelContext, head_range
+from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
 from hybridserve.workers.models.config import ATTENTION, ModelConfig
 from hybridserve.workers.models.forward_batch import ForwardBatch
 
 
+def attention_heads(c: ModelConfig, p: ParallelContext) -> tuple[tuple[int, int], tuple[int, int]]:
+    """This rank's ([q_start, q_end), [kv_start, kv_end)) heads."""
+    q = head_range(c.num_attention_heads, p.tp_rank, p.tp_size, "num_attention_heads", False)
+    kv = head_range(c.num_key_value_heads, p.tp_rank, p.tp_size, "num_key_value_heads", True)
+    return q, kv
+
+
 class Attention(nn.Module):
-    def __init__(self, config: ModelConfig, layer_id: int) -> None:
+    def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
-        c = config
+        c, d = config, config.head_dim
         self.cache_index = c.layers_of(ATTENTION).index(layer_id)
-        self.num_heads, self.num_kv_heads, self.head_dim = (
-            c.num_attention_heads,
-            c.num_key_value_heads,
-            c.head_dim,
-        )
-        self.scale = c.head_dim**-0.5
-        bias = c.attention_bias
-        self.q_proj = nn.Linear(c.hidden_size, self.num_heads * c.head_dim, bias=bias)
-        self.k_proj = nn.Linear(c.hidden_size, self.num_kv_heads * c.head_dim, bias=bias)
-        self.v_proj = nn.Linear(c.hidden_size, self.num_kv_heads * c.head_dim, bias=bias)
-        self.o_proj = nn.Linear(self.num_heads * c.head_dim, c.hidden_size, bias=bias)
+        (q0, q1), (k0, k1) = attention_heads(c, parallel)
+        self.num_heads, self.num_kv_heads, self.head_dim = q1 - q0, k1 - k0, d
+        self.scale = d**-0.5
+        bias, hidden = c.attention_bias, c.hidden_size
+        q_rows, kv_rows = ((q0 * d, q1 * d),), ((k0 * d, k1 * d),)
+        self.q_proj = ColumnParallelLinear(hidden, c.num_attention_heads * d, q_rows, bias)
+        self.k_proj = ColumnParallelLinear(hidden, c.num_key_value_heads * d, kv_rows, bias)
+        self.v_proj = ColumnParallelLinear(hidden, c.num_key_value_heads * d, kv_rows, bias)
+        self.o_proj = RowParallelLinear(c.num_attention_heads * d, hidden, q_rows, bias, parallel)
 
     def forward(
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers

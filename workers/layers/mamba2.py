@@ -12,6 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hybridserve.kernels import ref
+from hybridserve.workers.distributed import ParallelContext, head_range
+from hybridserve.workers.distributed.shard import Shard
+from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
 from hybridserve.workers.layers.norm import GatedRMSNorm
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
 from hybridserve.workers.models.config import MAMBA, ModelConfig
@@ -28,22 +31,44 @@ class Conv1dWeights(nn.Module):
 
 
 class Mamba2Mixer(nn.Module):
-    def __init__(self, config: ModelConfig, layer_id: int) -> None:
+    """Tensor parallel: heads (x, z, dt, A, D, norm channels) split over ranks, B/C groups split
+    with them or replicated when tp > n_groups (as KV heads); out_proj is row-parallel."""
+
+    def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
-        c = config
+        c, p = config, parallel
         self.cache_index = c.layers_of(MAMBA).index(layer_id)
-        self.num_heads, self.head_dim = c.mamba_num_heads, c.mamba_head_dim
-        self.n_groups, self.state_size = c.n_groups, c.ssm_state_size
-        self.d_inner = c.mamba_d_inner
+        P, N, G, full_inner = c.mamba_head_dim, c.ssm_state_size, c.n_groups, c.mamba_d_inner
+        h0, h1 = head_range(c.mamba_num_heads, p.tp_rank, p.tp_size, "mamba_num_heads", False)
+        g0, g1 = head_range(G, p.tp_rank, p.tp_size, "n_groups", True)
+        self.num_heads, self.head_dim = h1 - h0, P
+        self.n_groups, self.state_size = g1 - g0, N
+        self.d_inner = self.num_heads * P
         self.chunk_size = c.chunk_size
         self.dt_limit = c.time_step_limit
-        self.in_proj = nn.Linear(c.hidden_size, c.mamba_in_proj_dim, bias=c.mamba_proj_bias)
-        self.conv1d = Conv1dWeights(c.mamba_conv_dim, c.conv_kernel, c.use_conv_bias)
+        # Full in_proj rows: [z | x | B | C | dt]; conv channels: [x | B | C].
+        x_rows, b_rows = (h0 * P, h1 * P), (full_inner + g0 * N, full_inner + g1 * N)
+        c_rows = (b_rows[0] + G * N, b_rows[1] + G * N)
+        conv_ranges = (x_rows, b_rows, c_rows)
+        in_ranges = (x_rows, *((a + full_inner, b + full_inner) for a, b in conv_ranges))
+        dt0 = full_inner + c.mamba_conv_dim
+        in_ranges += ((dt0 + h0, dt0 + h1),)
+        bias = c.mamba_proj_bias
+        self.in_proj = ColumnParallelLinear(c.hidden_size, c.mamba_in_proj_dim, in_ranges, bias)
+        conv_dim = self.d_inner + 2 * self.n_groups * N
+        self.conv1d = Conv1dWeights(conv_dim, c.conv_kernel, c.use_conv_bias)
+        self.conv1d.shards = {
+            "weight": Shard((c.mamba_conv_dim, 1, c.conv_kernel), 0, conv_ranges),
+            "bias": Shard((c.mamba_conv_dim,), 0, conv_ranges),
+        }
         self.dt_bias = nn.Parameter(torch.ones(self.num_heads))
         self.A_log = nn.Parameter(torch.zeros(self.num_heads))
         self.D = nn.Parameter(torch.ones(self.num_heads))
-        self.norm = GatedRMSNorm(self.d_inner, self.d_inner // c.n_groups, c.layer_norm_epsilon)
-        self.out_proj = nn.Linear(self.d_inner, c.hidden_size, bias=c.mamba_proj_bias)
+        heads = Shard((c.mamba_num_heads,), 0, ((h0, h1),))
+        self.shards = {"dt_bias": heads, "A_log": heads, "D": heads}
+        self.norm = GatedRMSNorm(self.d_inner, full_inner // G, c.layer_norm_epsilon, p, g0, G)
+        self.norm.shards = {"weight": Shard((full_inner,), 0, (x_rows,))}
+        self.out_proj = RowParallelLinear(full_inner, c.hidden_size, (x_rows,), bias, p)
 
     def forward(
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers

@@ -1,4 +1,4 @@
-"""Dense ReLU^2 MLP (no gate): the `-` block and the MoE shared expert."""
+"""relu^2 MLP (dense MLP blocks, the MoE shared expert): up column-, down row-parallel."""
 
 from __future__ import annotations
 
@@ -6,15 +6,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridserve.workers.distributed import ParallelContext, split_range
+from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
 from hybridserve.workers.models.forward_batch import ForwardBatch
 
 
 class ReLU2MLP(nn.Module):
-    def __init__(self, hidden_size: int, intermediate_size: int, bias: bool = False) -> None:
+    """The intermediate dim is split over the tp group; `reduce=False` leaves the output partial
+    (the MoE sums it with its experts' output before its one all-reduce)."""
+
+    def __init__(
+        self,
+        hidden_size: int,
+        intermediate_size: int,
+        bias: bool = False,
+        parallel: ParallelContext | None = None,
+        reduce: bool = True,
+    ) -> None:
         super().__init__()
-        self.up_proj = nn.Linear(hidden_size, intermediate_size, bias=bias)
-        self.down_proj = nn.Linear(intermediate_size, hidden_size, bias=bias)
+        parallel = parallel or ParallelContext()
+        part = (split_range(intermediate_size, parallel.tp_rank, parallel.tp_size),)
+        self.up_proj = ColumnParallelLinear(hidden_size, intermediate_size, part, bias)
+        self.down_proj = RowParallelLinear(
+            intermediate_size, hidden_size, part, bias, parallel, reduce
+        )
 
     def forward(
         self,

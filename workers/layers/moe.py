@@ -1,11 +1,19 @@
-"""Mixture of experts: sigmoid gate with score-correction bias, relu^2 experts, shared expert."""
+"""Mixture of experts: sigmoid gate with score-correction bias, relu^2 experts, shared expert.
+
+Parallel: the gate is replicated; each rank holds n_routed_experts/ep whole experts, their
+intermediate dim split over the tp/ep ranks that share them; the shared expert is split on its
+intermediate dim. Every part is a partial sum of the output: one all-reduce combines them.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from hybridserve.errors import ConfigError
 from hybridserve.kernels import ref
+from hybridserve.workers.distributed import ParallelContext, split_range
+from hybridserve.workers.distributed.shard import Shard
 from hybridserve.workers.layers.mlp import ReLU2MLP
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
 from hybridserve.workers.models.config import ModelConfig
@@ -24,25 +32,50 @@ class Gate(nn.Module):
 
 
 class Experts(nn.Module):
-    """Stacked expert weights: up [E, I, hidden], down [E, hidden, I] (E local experts)."""
+    """Stacked local experts: up [E, I, hidden], down [E, hidden, I] (E = experts of this rank,
+    global ids first_expert.., I = this rank's part of the intermediate dim).
 
-    def __init__(self, num_experts: int, hidden: int, intermediate: int) -> None:
+    `shards` describe the stacked checkpoint form; `expert_shards` one expert's tensors
+    (`experts.{e}.up_proj.weight` [I_full, hidden], `down_proj` [hidden, I_full])."""
+
+    def __init__(self, config: ModelConfig, parallel: ParallelContext) -> None:
         super().__init__()
-        self.up_proj = nn.Parameter(torch.empty(num_experts, intermediate, hidden))
-        self.down_proj = nn.Parameter(torch.empty(num_experts, hidden, intermediate))
+        c, p = config, parallel
+        if c.n_routed_experts % p.ep_size:
+            raise ConfigError(
+                f"ep: n_routed_experts ({c.n_routed_experts}) is not divisible by ep={p.ep_size}"
+            )
+        self.num_experts = c.n_routed_experts
+        local = c.n_routed_experts // p.ep_size
+        self.first_expert = p.ep_rank * local
+        full_i, hidden = c.moe_intermediate_size, c.hidden_size
+        part = (split_range(full_i, p.expert_tp_rank, p.expert_tp_size),)
+        n_i = part[0][1] - part[0][0]
+        self.up_proj = nn.Parameter(torch.empty(local, n_i, hidden))
+        self.down_proj = nn.Parameter(torch.empty(local, hidden, n_i))
+        mine = (0, self.first_expert, self.first_expert + local)
+        self.shards = {
+            "up_proj": Shard((self.num_experts, full_i, hidden), 1, part, (mine,)),
+            "down_proj": Shard((self.num_experts, hidden, full_i), 2, part, (mine,)),
+        }
+        self.expert_shards = {
+            "up_proj": Shard((full_i, hidden), 0, part),
+            "down_proj": Shard((hidden, full_i), 1, part),
+        }
 
 
 class MoE(nn.Module):
-    def __init__(self, config: ModelConfig, layer_id: int) -> None:
+    def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
         c = config
-        self.config = c
+        self.config, self.parallel = c, parallel
         self.gate = Gate(c)
-        self.experts = Experts(c.n_routed_experts, c.hidden_size, c.moe_intermediate_size)
-        self.first_expert = 0
+        self.experts = Experts(c, parallel)
         has_shared = c.n_shared_experts > 0 and c.moe_shared_expert_intermediate_size > 0
         self.shared_experts = (
-            ReLU2MLP(c.hidden_size, c.moe_shared_expert_intermediate_size, c.mlp_bias)
+            ReLU2MLP(
+                c.hidden_size, c.moe_shared_expert_intermediate_size, c.mlp_bias, parallel, False
+            )
             if has_shared
             else None
         )
@@ -62,8 +95,8 @@ class MoE(nn.Module):
             c.routed_scaling_factor,
         )
         out = ref.moe_experts(
-            x, self.experts.up_proj, self.experts.down_proj, weights, ids, self.first_expert
+            x, self.experts.up_proj, self.experts.down_proj, weights, ids, self.experts.first_expert
         ).to(x.dtype)
         if self.shared_experts is not None:
             out = out + self.shared_experts(x)
-        return out
+        return self.parallel.all_reduce(out)

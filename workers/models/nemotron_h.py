@@ -5,15 +5,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hybridserve.workers.layers import Attention, Mamba2Mixer, MoE, ReLU2MLP, RMSNorm
-from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
+from hybridserve.workers.distributed import ParallelContext
+from hybridserve.workers.layers import (
+    Attention,
+    Mamba2Mixer,
+    MoE,
+    ParallelLMHead,
+    ReLU2MLP,
+    RMSNorm,
+    VocabParallelEmbedding,
+    vocab_logits,
+)
+from hybridserve.workers.models.cache_buffers import CacheShapes, HybridCacheBuffers
 from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
 from hybridserve.workers.models.forward_batch import ForwardBatch
+from hybridserve.workers.models.parallel_layout import check_parallel
 
 
 class DenseMLP(ReLU2MLP):
-    def __init__(self, config: ModelConfig, layer_id: int) -> None:
-        super().__init__(config.hidden_size, config.intermediate_size, config.mlp_bias)
+    def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
+        super().__init__(config.hidden_size, config.intermediate_size, config.mlp_bias, parallel)
 
 
 MIXERS: dict[str, type[nn.Module]] = {
@@ -27,10 +38,10 @@ MIXERS: dict[str, type[nn.Module]] = {
 class Block(nn.Module):
     """`h + mixer(norm(h))`; the residual stays fp32 when the config asks for it."""
 
-    def __init__(self, config: ModelConfig, layer_id: int) -> None:
+    def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
         self.norm = RMSNorm(config.hidden_size, config.layer_norm_epsilon)
-        self.mixer = MIXERS[config.layer_types[layer_id]](config, layer_id)
+        self.mixer = MIXERS[config.layer_types[layer_id]](config, layer_id, parallel)
         self.residual_in_fp32 = config.residual_in_fp32
 
     def forward(
@@ -42,19 +53,33 @@ class Block(nn.Module):
 
 
 class NemotronHForCausalLM(nn.Module):
-    """Parameter names equal the checkpoint's without its `backbone.` prefix."""
+    """Parameter names equal the checkpoint's without its `backbone.` prefix. Under tensor
+    parallelism every rank builds its shard (see `parallel`) and returns the same full logits."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, parallel: ParallelContext | None = None) -> None:
         super().__init__()
-        self.config = config
-        self.embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(Block(config, i) for i in range(config.num_layers))
-        self.norm_f = RMSNorm(config.hidden_size, config.layer_norm_epsilon)
+        parallel = parallel or ParallelContext()
+        check_parallel(config, parallel)
+        self.config, self.parallel = config, parallel
+        vocab, hidden = config.vocab_size, config.hidden_size
+        self.embeddings = VocabParallelEmbedding(vocab, hidden, parallel)
+        self.layers = nn.ModuleList(Block(config, i, parallel) for i in range(config.num_layers))
+        self.norm_f = RMSNorm(hidden, config.layer_norm_epsilon)
         self.lm_head = (
-            None
-            if config.tie_word_embeddings
-            else nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+            None if config.tie_word_embeddings else ParallelLMHead(vocab, hidden, parallel)
         )
+
+    def cache_shapes(self) -> CacheShapes:
+        """This rank's cache geometry (local KV heads, conv channels and Mamba heads)."""
+        kv_heads = conv_dim = mamba_heads = None
+        for layer in self.layers:
+            mixer = layer.mixer
+            if isinstance(mixer, Attention):
+                kv_heads = mixer.num_kv_heads
+            elif isinstance(mixer, Mamba2Mixer):
+                mamba_heads = mixer.num_heads
+                conv_dim = mixer.conv1d.weight.shape[0]
+        return CacheShapes.from_config(self.config, kv_heads, conv_dim, mamba_heads)
 
     @torch.inference_mode()
     def forward(self, batch: ForwardBatch, caches: HybridCacheBuffers) -> torch.Tensor:
@@ -66,4 +91,4 @@ class NemotronHForCausalLM(nn.Module):
             h = h[batch.logits_indices]
         h = self.norm_f(h.to(self.norm_f.weight.dtype))
         head = self.embeddings.weight if self.lm_head is None else self.lm_head.weight
-        return torch.nn.functional.linear(h, head).float()
+        return vocab_logits(h, head, self.config.vocab_size, self.parallel).float()

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -14,6 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from hybridserve.errors import WeightLoadError
+from hybridserve.workers.distributed.shard import Shard
 
 # Checkpoints name the backbone `backbone.*` (transformers keeps `model.*` in memory).
 _PREFIXES = ("backbone.", "model.")
@@ -39,8 +41,10 @@ def checkpoint_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def iter_checkpoint(folder: str | Path) -> Iterator[tuple[str, torch.Tensor]]:
-    """Stream `(name, tensor)` pairs, one shard open at a time."""
+def iter_checkpoint(folder: str | Path, lazy: bool = False) -> Iterator[tuple[str, Any]]:
+    """Stream `(name, tensor)` pairs, one shard open at a time. With `lazy`, yield safetensors
+    slices instead: indexing one reads only that part (a rank's shard), skipping it reads nothing.
+    """
     files = checkpoint_files(folder)
     total = sum(f.stat().st_size for f in files)
     bar = tqdm(
@@ -53,7 +57,7 @@ def iter_checkpoint(folder: str | Path) -> Iterator[tuple[str, torch.Tensor]]:
     for f in files:
         with safe_open(str(f), framework="pt") as shard:
             for name in shard.keys():  # noqa: SIM118 (safe_open is not a dict)
-                yield name, shard.get_tensor(name)
+                yield name, shard.get_slice(name) if lazy else shard.get_tensor(name)
         bar.update(f.stat().st_size)
     bar.close()
 
@@ -65,9 +69,12 @@ def canonical_name(name: str) -> str:
     return name
 
 
-def load_weights(model: nn.Module, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
-    """Copy every checkpoint tensor into its parameter; raise naming any mismatch."""
+def load_weights(model: nn.Module, weights: Iterable[tuple[str, Any]]) -> None:
+    """Copy this rank's part of every checkpoint tensor (a torch tensor or a lazy safetensors
+    slice) into its parameter, as the owning module's `shards` say; raise naming any mismatch.
+    Experts of other ranks are skipped unread."""
     params = dict(model.named_parameters())
+    modules = dict(model.named_modules())
     tied = "lm_head.weight" not in params
     loaded: set[str] = set()
     for raw_name, tensor in weights:
@@ -77,40 +84,55 @@ def load_weights(model: nn.Module, weights: Iterable[tuple[str, torch.Tensor]]) 
         expert = _EXPERT.match(name)
         if expert:
             stacked, index, proj = expert.groups()
-            key = f"{stacked}.{proj}"
-            target = params.get(key)
-            if target is None or int(index) >= target.shape[0]:
+            key, e = f"{stacked}.{proj}", int(index)
+            experts = modules.get(stacked)
+            if key not in params or experts is None or e >= experts.num_experts:
                 raise WeightLoadError(f"unexpected tensor {raw_name!r} (no such expert)")
-            _copy(raw_name, target.data[int(index)], tensor)
-            loaded.add(f"{key}[{index}]")
+            local = e - experts.first_expert
+            if 0 <= local < params[key].shape[0]:
+                _copy(raw_name, params[key].data[local], experts.expert_shards[proj], tensor)
+                loaded.add(f"{key}[{index}]")
             continue
         if name not in params:
-            if tensor.numel() == 0 and ".shared_experts." in name:
+            if _shape(tensor) and 0 in _shape(tensor) and ".shared_experts." in name:
                 continue  # a zero-width shared expert is "no shared expert"
             raise WeightLoadError(f"unexpected tensor {raw_name!r}: the model has no such weight")
-        _copy(raw_name, params[name].data, tensor)
+        _copy(raw_name, params[name].data, _shard_of(modules, name, params[name]), tensor)
         loaded.add(name)
-    missing = [n for n in _expected_names(params, loaded) if n not in loaded]
+    missing = [n for n in _expected_names(params, modules, loaded) if n not in loaded]
     if missing:
         shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
         raise WeightLoadError(f"checkpoint is missing {len(missing)} tensor(s): {shown}")
 
 
-def _expected_names(params: dict[str, nn.Parameter], loaded: set[str]) -> Iterator[str]:
-    """Every parameter; stacked experts may come whole or as one tensor per expert."""
+def _shard_of(modules: dict[str, nn.Module], name: str, param: torch.Tensor) -> Shard:
+    owner, _, leaf = name.rpartition(".")
+    shard = getattr(modules.get(owner), "shards", {}).get(leaf)
+    return shard if shard is not None else Shard(tuple(param.shape))
+
+
+def _expected_names(
+    params: dict[str, nn.Parameter], modules: dict[str, nn.Module], loaded: set[str]
+) -> Iterator[str]:
+    """Every parameter; stacked experts may come whole or as one tensor per (local) expert."""
     for name, p in params.items():
         if name.endswith(("experts.up_proj", "experts.down_proj")) and name not in loaded:
-            yield from (f"{name}[{e}]" for e in range(p.shape[0]))
+            first = modules[name.rpartition(".")[0]].first_expert
+            yield from (f"{name}[{e}]" for e in range(first, first + p.shape[0]))
         else:
             yield name
 
 
-def _copy(name: str, dst: torch.Tensor, src: torch.Tensor) -> None:
-    if tuple(dst.shape) != tuple(src.shape):
+def _shape(src: Any) -> tuple[int, ...]:
+    return tuple(src.shape) if isinstance(src, torch.Tensor) else tuple(src.get_shape())
+
+
+def _copy(name: str, dst: torch.Tensor, shard: Shard, src: Any) -> None:
+    if _shape(src) != shard.full_shape:
         raise WeightLoadError(
-            f"tensor {name!r} has shape {tuple(src.shape)}, the model expects {tuple(dst.shape)}"
+            f"tensor {name!r} has shape {_shape(src)}, the model expects {shard.full_shape}"
         )
-    dst.copy_(src)
+    shard.load_into(dst, src)
 
 
 @torch.no_grad()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from hybridserve.workers.models import (
-    CacheShapes,
     ForwardBatch,
     HybridCacheBuffers,
     NemotronHForCausalLM,
@@ -18,7 +17,7 @@ class Harness:
 
     def __init__(self, model: NemotronHForCausalLM, kv_rows: int = 8192, state_rows: int = 64):
         self.model = model
-        shapes = CacheShapes.from_config(model.config)
+        shapes = model.cache_shapes()
         self.buffers = HybridCacheBuffers(
             shapes, kv_rows, state_rows, torch.float32, torch.float32, "cpu"
         )
