@@ -54,7 +54,24 @@ class _IdFreeList:
         return self._n
 
 
-class KVPagePool:
+class _Pool:
+    """What both pools report; the ids live in one `_IdFreeList`."""
+
+    _ids: _IdFreeList
+
+    def is_allocated(self, i: int) -> bool:
+        return self._ids.is_allocated(i)
+
+    @property
+    def num_free(self) -> int:
+        return self._ids.num_free
+
+    @property
+    def num_total(self) -> int:
+        return self._ids.num_total
+
+
+class KVPagePool(_Pool):
     """Pages of the attention KV cache, each holding `page_size` consecutive token slots.
 
     Pages are numbered 1..num_pages; page 0 is a scratch page for padding writes and is never
@@ -78,17 +95,6 @@ class KVPagePool:
 
     def free(self, pages: Iterable[int]) -> None:
         self._ids.free(pages)
-
-    def is_allocated(self, page: int) -> bool:
-        return self._ids.is_allocated(page)
-
-    @property
-    def num_free(self) -> int:
-        return self._ids.num_free
-
-    @property
-    def num_total(self) -> int:
-        return self._ids.num_total
 
     def slots_of(self, pages: Sequence[int], num_tokens: int) -> torch.Tensor:
         """Token slots of the first num_tokens tokens laid over `pages` in order."""
@@ -118,7 +124,7 @@ class KVPagePool:
         return pages
 
 
-class MambaStatePool:
+class MambaStatePool(_Pool):
     """Slots of the Mamba state cache (conv + SSM state of every Mamba layer for one sequence).
 
     Slots are numbered 1..num_slots; slot 0 is a scratch slot and is never handed out. A slot
@@ -136,14 +142,3 @@ class MambaStatePool:
 
     def free(self, slot: int) -> None:
         self._ids.free([slot])
-
-    def is_allocated(self, slot: int) -> bool:
-        return self._ids.is_allocated(slot)
-
-    @property
-    def num_free(self) -> int:
-        return self._ids.num_free
-
-    @property
-    def num_total(self) -> int:
-        return self._ids.num_total

@@ -14,8 +14,7 @@ from hybridserve.errors import (
     InvalidRequestError,
     QueueFullError,
 )
-from hybridserve.workers.cache.pools import KVPagePool, MambaStatePool
-from hybridserve.workers.cache.radix import HybridRadixCache
+from hybridserve.workers.cache import HybridRadixCache, KVPagePool, MambaStatePool
 from hybridserve.workers.distributed import ParallelContext
 from hybridserve.workers.engine.cache_manager import CacheManager
 from hybridserve.workers.engine.engine_config import EngineConfig
@@ -129,6 +128,7 @@ class Engine:
         logits = self.runner.forward(batch)
         rows: list[Request] = []
         row_logits: list[int] = []
+        logits_row = -1  # the forward returns one row per chunk that wants logits, in order
         for chunk in batch.chunks:
             req = chunk.req
             req.num_processed = chunk.end
@@ -141,12 +141,10 @@ class Engine:
             for pos, slot in chunk.snapshots:
                 self.cache.cache_prefix(req, pos, slot)
             if chunk.wants_logits:
-                row = sum(c.wants_logits for c in batch.chunks[: batch.chunks.index(chunk)])
-                rows.append(req)
-                row_logits.append(row)
-                for sib in self._fork_siblings(req):
-                    rows.append(sib)
-                    row_logits.append(row)
+                logits_row += 1
+                for r in (req, *self._fork_siblings(req)):
+                    rows.append(r)
+                    row_logits.append(logits_row)
         out = self.runner.sample(
             logits[row_logits],
             [r.params for r in rows],
