@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from typing import Any
 
+from hybridserve.errors import WorkerUnavailableError
 from hybridserve.router.tokenization import IncrementalDetokenizer, StopStringMatcher
 from hybridserve.router.tokenization.tokenizer import Tokenizer, find_tokenizer
 from hybridserve.workers.engine.engine import Engine
@@ -11,6 +14,7 @@ from hybridserve.workers.engine.engine_config import EngineConfig
 from hybridserve.workers.engine.outputs import CompletionOutput, RequestOutput, TokenDelta
 from hybridserve.workers.engine.request import FinishReason
 from hybridserve.workers.engine.sampling_params import SamplingParams
+from hybridserve.workers.executor import InProcessExecutor, create_executor
 
 
 class _TextStream:
@@ -34,11 +38,28 @@ class _TextStream:
 
 class LLM:
     """`model` is a preset name ("tiny", "nemotron-3-nano-30b-a3b") or a HF folder; other
-    keyword arguments are `EngineConfig` fields (page_size, chunked_prefill_size, ...)."""
+    keyword arguments are `EngineConfig` fields (tp, ep, page_size, chunked_prefill_size, ...).
+    tp > 1 (or `use_ray=True`) runs a Ray worker group, on the Ray cluster at `ray_address` if
+    given; tp = 1 runs in this process."""
 
-    def __init__(self, model: str = "tiny", **engine_args: object) -> None:
-        self.engine = Engine(EngineConfig(model=model, **engine_args))  # type: ignore[arg-type]
+    def __init__(
+        self,
+        model: str = "tiny",
+        use_ray: bool | None = None,
+        ray_address: str | None = None,
+        **engine_args: Any,
+    ) -> None:
+        cfg = EngineConfig(model=model, **engine_args)
+        self.executor = create_executor(cfg, use_ray, ray_address)
         self.tokenizer = find_tokenizer(model)
+        self._ids = itertools.count()
+
+    @property
+    def engine(self) -> Engine:
+        """The in-process engine (tp = 1 without Ray)."""
+        if not isinstance(self.executor, InProcessExecutor):
+            raise AttributeError("the engine runs in a Ray worker group")
+        return self.executor.engine
 
     def generate(
         self,
@@ -53,7 +74,7 @@ class LLM:
             if isinstance(params, Sequence)
             else [params or SamplingParams()] * len(ids)
         )
-        rids = [self.engine.add_request(p, sp) for p, sp in zip(ids, plist)]
+        rids = [self.executor.submit(p, sp, f"llm-{next(self._ids)}") for p, sp in zip(ids, plist)]
         outputs = {
             rid: RequestOutput(
                 rid, p, [CompletionOutput(i, [], None) for i in range(sp.n)], prompt_tokens=len(p)
@@ -67,12 +88,21 @@ class LLM:
                 for rid, sp in zip(rids, plist)
                 for i in range(sp.n)
             }
-        while self.engine.has_work():
-            for delta in self.engine.step():
-                self._collect(outputs[delta.rid], delta, texts.get((delta.rid, delta.index)))
+        pending = {(rid, i) for rid, sp in zip(rids, plist) for i in range(sp.n)}
+        while pending:
+            for delta in self.executor.poll():
+                key = (delta.rid, delta.index)
+                if key in pending and self._collect(outputs[delta.rid], delta, texts.get(key)):
+                    pending.discard(key)
         return [outputs[r] for r in rids]
 
-    def _collect(self, out: RequestOutput, delta: TokenDelta, text: _TextStream | None) -> None:
+    def shutdown(self) -> None:
+        self.executor.shutdown()
+
+    def _collect(self, out: RequestOutput, delta: TokenDelta, text: _TextStream | None) -> bool:
+        """Add a delta to its sample; True when the sample is done."""
+        if delta.error is not None:
+            raise WorkerUnavailableError(delta.error)
         sample = out.outputs[delta.index]
         sample.token_ids += delta.token_ids
         sample.finish_reason = delta.finish_reason
@@ -85,8 +115,9 @@ class LLM:
             text.push(delta.token_ids, delta.finish_reason is not None)
             sample.text = text.text
             if text.stopped and delta.finish_reason is None:
-                out.computed_tokens += self.engine.stop(delta.rid, delta.index)
+                out.computed_tokens += self.executor.stop(delta.rid, delta.index)
                 sample.finish_reason = FinishReason.STOP
+        return sample.finish_reason is not None
 
     def _encode(self, prompt: Sequence[int] | str) -> list[int]:
         if isinstance(prompt, str):

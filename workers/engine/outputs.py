@@ -20,6 +20,7 @@ class TokenDelta:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     computed_tokens: int = 0  # set on the final delta: tokens this sample ran through the model
+    error: str | None = None  # set on a final delta when the worker failed the request
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible gateway: request/response models, output parsers, error mapping."""

@@ -1,0 +1,93 @@
+"""Pydantic models of the OpenAI API subset the gateway serves, and request -> sampling."""
+
+from __future__ import annotations
+
+from hybridserve.router.gateway.protocol.chat import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    ChatMessage,
+    SystemMessage,
+    TextPart,
+    ToolMessage,
+    UserMessage,
+)
+from hybridserve.router.gateway.protocol.common import (
+    ErrorDetail,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    PromptTokensDetails,
+    StreamOptions,
+    TokenLogprob,
+    TopLogprob,
+    Usage,
+)
+from hybridserve.router.gateway.protocol.completions import CompletionRequest
+from hybridserve.router.gateway.protocol.responses import (
+    ChatCompletion,
+    ChatCompletionChoice,
+    ChatCompletionChunk,
+    ChatCompletionChunkChoice,
+    ChatCompletionMessage,
+    ChoiceLogprobs,
+    Completion,
+    CompletionChoice,
+    CompletionChunk,
+    CompletionLogprobs,
+    DeltaMessage,
+    FinishReason,
+    make_id,
+)
+from hybridserve.router.gateway.protocol.sampling import sampling_kwargs
+from hybridserve.router.gateway.protocol.tools import (
+    DeltaFunctionCall,
+    DeltaToolCall,
+    FunctionCall,
+    FunctionDefinition,
+    NamedToolChoice,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
+
+__all__ = [
+    "AssistantMessage",
+    "ChatCompletion",
+    "ChatCompletionChoice",
+    "ChatCompletionChunk",
+    "ChatCompletionChunkChoice",
+    "ChatCompletionMessage",
+    "ChatCompletionRequest",
+    "ChatMessage",
+    "ChoiceLogprobs",
+    "Completion",
+    "CompletionChoice",
+    "CompletionChunk",
+    "CompletionLogprobs",
+    "CompletionRequest",
+    "DeltaFunctionCall",
+    "DeltaMessage",
+    "DeltaToolCall",
+    "ErrorDetail",
+    "ErrorResponse",
+    "FinishReason",
+    "FunctionCall",
+    "FunctionDefinition",
+    "ModelCard",
+    "ModelList",
+    "NamedToolChoice",
+    "PromptTokensDetails",
+    "StreamOptions",
+    "SystemMessage",
+    "TextPart",
+    "TokenLogprob",
+    "Tool",
+    "ToolCall",
+    "ToolChoice",
+    "ToolMessage",
+    "TopLogprob",
+    "Usage",
+    "UserMessage",
+    "make_id",
+    "sampling_kwargs",
+]

@@ -1,0 +1,110 @@
+"""One rank of a worker group, run as a Ray actor: its process groups, engine shard and loop.
+
+Ray only starts, pings and kills it; per-step traffic is the leader's command broadcast over a
+gloo control group and the model's own collectives (NCCL on GPU, gloo on CPU)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import deque
+
+import torch
+
+from hybridserve.workers.distributed import ParallelContext, init_process_group
+from hybridserve.workers.engine.engine import Engine
+from hybridserve.workers.engine.engine_config import EngineConfig
+from hybridserve.workers.engine.engine_loop import Command, EngineLoop
+from hybridserve.workers.engine.outputs import TokenDelta
+from hybridserve.workers.engine.sampling_params import SamplingParams
+from hybridserve.workers.engine.stats import EngineStats
+
+COLLECTIVE_TIMEOUT_S = 30.0  # a hung or dead peer fails the step after this long
+
+
+class RankWorker:
+    def __init__(self, cfg: EngineConfig, rank: int, world: int, cpu_threads: int = 1) -> None:
+        self.cfg, self.rank, self.world = cfg, rank, world
+        if cfg.resolved_device().type == "cpu":
+            torch.set_num_threads(cpu_threads)
+        self._outbox: deque[TokenDelta] = deque()
+        self._ready = threading.Condition()
+        self.loop: EngineLoop | None = None
+
+    def rendezvous(self) -> tuple[str, str]:
+        """(control, model) init methods hosted by this rank (call on rank 0)."""
+        host = socket.gethostbyname(socket.gethostname())
+        return f"tcp://{host}:{_free_port()}", f"tcp://{host}:{_free_port()}"
+
+    def setup(self, control_init: str, model_init: str) -> None:
+        device = self.cfg.resolved_device()
+        if device.type == "cuda":
+            torch.cuda.set_device(0)  # Ray shows each actor only its own GPU
+        control = init_process_group(
+            "gloo", control_init, self.rank, self.world, COLLECTIVE_TIMEOUT_S, name="control"
+        )
+        model = control
+        if device.type == "cuda":
+            model = init_process_group(
+                "nccl", model_init, self.rank, self.world, COLLECTIVE_TIMEOUT_S, name="model"
+            )
+        parallel = ParallelContext.for_rank(self.rank, self.world, self.cfg.ep, model)
+        broadcaster = ParallelContext.for_rank(self.rank, self.world, group=control)
+
+        def sync(commands: list[Command] | None) -> list[Command]:
+            return broadcaster.broadcast_object(commands, src=0)
+
+        engine = Engine(self.cfg, parallel)
+        self.loop = EngineLoop(engine, self._collect, sync, leader=self.rank == 0)
+
+    def run(self) -> None:
+        """The rank's step loop; returns on shutdown, raises if the group failed."""
+        assert self.loop is not None
+        self.loop.run()
+        if self.loop.failed is not None:
+            raise RuntimeError(f"rank {self.rank} failed: {self.loop.failed}")
+
+    def ping(self) -> bool:
+        return self.loop is not None and self.loop.failed is None
+
+    # -- rank 0 (the group's leader) -----------------------------------------------------------
+    def submit(self, prompt_ids: list[int], params: SamplingParams, rid: str) -> str:
+        return self._loop().command("add_request", prompt_ids, params, rid).result()
+
+    def abort(self, rid: str) -> bool:
+        return self._loop().command("abort", rid).result()
+
+    def stop(self, rid: str, index: int) -> int:
+        return self._loop().command("stop", rid, index).result()
+
+    def stats(self) -> EngineStats:
+        loop = self._loop()
+        return loop.local(loop.engine.stats).result()
+
+    def poll(self, timeout_s: float = 1.0) -> list[TokenDelta]:
+        """Deltas produced since the last poll (waits up to `timeout_s` for the first)."""
+        with self._ready:
+            self._ready.wait_for(lambda: bool(self._outbox), timeout_s)
+            out = list(self._outbox)
+            self._outbox.clear()
+        return out
+
+    def shutdown(self) -> None:
+        if self.loop is not None:
+            self.loop.shutdown()
+
+    def _loop(self) -> EngineLoop:
+        if self.loop is None or self.rank != 0:
+            raise RuntimeError("requests go to rank 0 of a set-up group")
+        return self.loop
+
+    def _collect(self, deltas: list[TokenDelta]) -> None:
+        with self._ready:
+            self._outbox.extend(deltas)
+            self._ready.notify_all()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
