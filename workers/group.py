@@ -35,6 +35,7 @@ class WorkerGroup:
         ray.get(self.placement.ready(), timeout=PLACEMENT_TIMEOUT_S)
         self.actors: list[Any] = []
         self._runs: list[Any] = []
+        self.address = ""  # rank 0's Worker service, once `serve()` ran
         self._spawn()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -53,6 +54,11 @@ class WorkerGroup:
         ray.get([a.setup.remote(control, model) for a in self.actors])
         self._runs = [a.run.remote() for a in self.actors]
 
+    def serve(self) -> str:
+        """Start rank 0's Worker gRPC service (for the router); returns its host:port."""
+        self.address = ray.get(self.actors[0].serve.remote())
+        return self.address
+
     def healthy(self, timeout_s: float = 5.0) -> bool:
         """Every rank answers a ping within `timeout_s` and no rank's loop has ended."""
         done, _ = ray.wait(self._runs, num_returns=len(self._runs), timeout=0)
@@ -64,9 +70,13 @@ class WorkerGroup:
             return False
 
     def restart(self) -> None:
-        """Kill every rank and start new ones in the same placement (fresh caches)."""
+        """Kill every rank and start new ones in the same placement (fresh caches); a serving
+        group serves again, on a new address."""
+        serving = bool(self.address)
         self._kill()
         self._spawn()
+        if serving:
+            self.serve()
 
     def shutdown(self) -> None:
         try:

@@ -1,10 +1,13 @@
 """One rank of a worker group, run as a Ray actor: its process groups, engine shard and loop.
 
 Ray only starts, pings and kills it; per-step traffic is the leader's command broadcast over a
-gloo control group and the model's own collectives (NCCL on GPU, gloo on CPU)."""
+gloo control group and the model's own collectives (NCCL on GPU, gloo on CPU). Rank 0 takes the
+requests: from the offline API (`submit` / `poll`) and, once `serve()` ran, from gRPC clients
+through the Worker service."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections import deque
@@ -12,6 +15,7 @@ from collections import deque
 import torch
 
 from hybridserve.workers.distributed import ParallelContext, init_process_group
+from hybridserve.workers.engine.async_engine import AsyncEngine
 from hybridserve.workers.engine.engine import Engine
 from hybridserve.workers.engine.engine_config import EngineConfig
 from hybridserve.workers.engine.engine_loop import Command, EngineLoop
@@ -30,10 +34,12 @@ class RankWorker:
         self._outbox: deque[TokenDelta] = deque()
         self._ready = threading.Condition()
         self.loop: EngineLoop | None = None
+        self.front: AsyncEngine | None = None  # rank 0
+        self._server_loop: asyncio.AbstractEventLoop | None = None
 
     def rendezvous(self) -> tuple[str, str]:
         """(control, model) init methods hosted by this rank (call on rank 0)."""
-        host = socket.gethostbyname(socket.gethostname())
+        host = _node_ip()
         return f"tcp://{host}:{_free_port()}", f"tcp://{host}:{_free_port()}"
 
     def setup(self, control_init: str, model_init: str) -> None:
@@ -55,12 +61,19 @@ class RankWorker:
             return broadcaster.broadcast_object(commands, src=0)
 
         engine = Engine(self.cfg, parallel)
-        self.loop = EngineLoop(engine, self._collect, sync, leader=self.rank == 0)
+        if self.rank == 0:
+            self.front = AsyncEngine(engine, sync, unclaimed=self._collect)
+            self.loop = self.front.loop
+        else:
+            self.loop = EngineLoop(engine, lambda deltas: None, sync, leader=False)
 
     def run(self) -> None:
         """The rank's step loop; returns on shutdown, raises if the group failed."""
         assert self.loop is not None
-        self.loop.run()
+        if self.front is not None:
+            self.loop.join()
+        else:
+            self.loop.run()
         if self.loop.failed is not None:
             raise RuntimeError(f"rank {self.rank} failed: {self.loop.failed}")
 
@@ -68,21 +81,37 @@ class RankWorker:
         return self.loop is not None and self.loop.failed is None
 
     # -- rank 0 (the group's leader) -----------------------------------------------------------
+    def serve(self, port: int = 0, kv_port: int = 0) -> str:
+        """Start the Worker gRPC service (and its KV-event publisher); returns host:port."""
+        from hybridserve.workers.server import WorkerServer
+        from hybridserve.workers.service import LocalEngineClient
+
+        host = _node_ip()
+        server = WorkerServer(
+            LocalEngineClient(self._front(), self.cfg.model),
+            address=f"{host}:{port}",
+            kv_bind=f"tcp://{host}:{kv_port or '*'}",
+        )
+        self._server_loop = asyncio.new_event_loop()
+        threading.Thread(target=self._server_loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(server.start(), self._server_loop).result(timeout=30)
+        return server.address
+
     def submit(self, prompt_ids: list[int], params: SamplingParams, rid: str) -> str:
-        return self._loop().command("add_request", prompt_ids, params, rid).result()
+        return self._front().loop.command("add_request", prompt_ids, params, rid).result()
 
     def abort(self, rid: str) -> bool:
-        return self._loop().command("abort", rid).result()
+        return self._front().loop.command("abort", rid).result()
 
     def stop(self, rid: str, index: int) -> int:
-        return self._loop().command("stop", rid, index).result()
+        return self._front().loop.command("stop", rid, index).result()
 
     def stats(self) -> EngineStats:
-        loop = self._loop()
-        return loop.local(loop.engine.stats).result()
+        front = self._front()
+        return front.call(front.engine.stats).result()
 
     def poll(self, timeout_s: float = 1.0) -> list[TokenDelta]:
-        """Deltas produced since the last poll (waits up to `timeout_s` for the first)."""
+        """Deltas of `submit`ted requests since the last poll (waits up to `timeout_s`)."""
         with self._ready:
             self._ready.wait_for(lambda: bool(self._outbox), timeout_s)
             out = list(self._outbox)
@@ -93,15 +122,21 @@ class RankWorker:
         if self.loop is not None:
             self.loop.shutdown()
 
-    def _loop(self) -> EngineLoop:
-        if self.loop is None or self.rank != 0:
+    def _front(self) -> AsyncEngine:
+        if self.front is None:
             raise RuntimeError("requests go to rank 0 of a set-up group")
-        return self.loop
+        return self.front
 
     def _collect(self, deltas: list[TokenDelta]) -> None:
         with self._ready:
             self._outbox.extend(deltas)
             self._ready.notify_all()
+
+
+def _node_ip() -> str:
+    import ray
+
+    return ray.util.get_node_ip_address() if ray.is_initialized() else "127.0.0.1"
 
 
 def _free_port() -> int:

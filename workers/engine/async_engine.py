@@ -15,11 +15,19 @@ from hybridserve.workers.engine.sampling_params import SamplingParams
 
 
 class AsyncEngine:
-    """Owns an `EngineLoop` thread; `sync` makes it the leader of a worker group."""
+    """Owns an `EngineLoop` thread; `sync` makes it the leader of a worker group. Deltas of
+    requests submitted with `loop.command("add_request", ...)` rather than `generate` (the
+    offline path of a worker group) go to `unclaimed`."""
 
-    def __init__(self, engine: Engine, sync: Sync | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        sync: Sync | None = None,
+        unclaimed: Callable[[list[TokenDelta]], None] | None = None,
+    ) -> None:
         self.engine = engine
         self._streams: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
+        self._unclaimed = unclaimed
         self.loop = EngineLoop(engine, self._dispatch, sync).start()
 
     async def generate(
@@ -61,7 +69,12 @@ class AsyncEngine:
         self.loop.shutdown()
 
     def _dispatch(self, deltas: list[TokenDelta]) -> None:
+        others = []
         for delta in deltas:
             stream = self._streams.get(delta.rid)
             if stream is not None:
                 stream[0].call_soon_threadsafe(stream[1].put_nowait, delta)
+            else:
+                others.append(delta)
+        if others and self._unclaimed is not None:
+            self._unclaimed(others)

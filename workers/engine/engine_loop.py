@@ -64,6 +64,10 @@ class EngineLoop:
     def shutdown(self, timeout_s: float = 10.0) -> None:
         if self.failed is None:
             self.command(_SHUTDOWN)
+        self.join(timeout_s)
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait for the loop thread started by `start()` to end."""
         if self._thread is not None:
             self._thread.join(timeout_s)
 
