@@ -1,4 +1,11 @@
-"""The `hybridserve` command line: one entry point, one subcommand per job."""
+"""The `hybridserve` command line: one entry point, one subcommand per job.
+
+up        all-in-one: local Ray, worker groups, router and OpenAI gateway (the default demo)
+worker    one worker group on a Ray cluster, serving the Worker gRPC service
+router    the cache-aware gRPC router in front of worker groups
+gateway   the OpenAI-compatible HTTP gateway in front of a router
+generate  run the offline engine on prompts and print JSON lines
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,54 @@ import argparse
 import json
 import sys
 
+from hybridserve.launch.engine_args import add_engine_arguments, engine_options
+
+REASONING_PARSERS = ("nemotron_v3", "nano_v3", "deepseek_r1")
+TOOL_CALL_PARSERS = ("qwen3_coder",)
+POLICIES = ("cache_aware", "round_robin", "random", "least_load", "power_of_two")
+
+
+def _up(args: argparse.Namespace) -> int:
+    from hybridserve.launch.up import run_up
+
+    return run_up(args)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from hybridserve.launch.worker import run_worker
+
+    return run_worker(args)
+
+
+def _router(args: argparse.Namespace) -> int:
+    from hybridserve.router.cli_args import main
+
+    return main(args)
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    from hybridserve.router.gateway.config import GatewayConfig
+    from hybridserve.router.gateway.server import run_gateway
+
+    run_gateway(
+        GatewayConfig(
+            router_address=args.router_address,
+            host=args.host,
+            port=args.port,
+            api_keys=tuple(args.api_key),
+            max_body_bytes=args.max_body_bytes,
+        )
+    )
+    return 0
+
 
 def _generate(args: argparse.Namespace) -> int:
     from hybridserve.workers.engine import LLM, SamplingParams  # torch stays out of --help
 
-    llm = LLM(model=args.model, device=args.device, chunked_prefill_size=args.chunked_prefill_size)
+    options = engine_options(args)
+    llm = LLM(options.pop("model"), **options)
     params = SamplingParams(
-        temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed
+        temperature=args.temperature, max_tokens=args.max_tokens, seed=args.sample_seed
     )
     for out in llm.generate(args.prompt, params):
         print(
@@ -25,18 +73,84 @@ def _generate(args: argparse.Namespace) -> int:
                 }
             )
         )
+    llm.shutdown()
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hybridserve", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    gen = sub.add_parser("generate", help="run the offline engine on prompts and print JSON lines")
-    gen.add_argument(
-        "--model",
-        default="tiny",
-        help="preset name (tiny, nemotron-3-nano-30b-a3b) or a HF checkpoint folder",
+def _serving_flags(p: argparse.ArgumentParser, port: int) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=port, help="HTTP port of the OpenAI API")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        help="accepted API key (Authorization: Bearer KEY); repeat for several; "
+        "none = no authentication",
     )
+
+
+def _parsers_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reasoning-parser",
+        default="nemotron_v3",
+        choices=REASONING_PARSERS,
+        help="how <think>...</think> becomes reasoning_content (all three names "
+        "select the Nemotron 3 parser)",
+    )
+    p.add_argument(
+        "--tool-call-parser",
+        default="qwen3_coder",
+        choices=TOOL_CALL_PARSERS,
+        help="tool-call markup of the model (Nemotron 3 uses qwen3_coder XML)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hybridserve", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="local Ray + worker groups + router + gateway")
+    add_engine_arguments(up)
+    _serving_flags(up, 8000)
+    _parsers_flags(up)
+    up.add_argument("--groups", type=int, default=1, help="number of worker groups")
+    up.add_argument(
+        "--policy",
+        default="cache_aware",
+        choices=POLICIES,
+        help="router policy for picking a worker group",
+    )
+    up.add_argument("--router-port", type=int, default=0, help="gRPC port of the router (0: free)")
+    up.add_argument(
+        "--ray-address", default=None, help="join this Ray cluster instead of starting a local one"
+    )
+    up.set_defaults(func=_up)
+
+    worker = sub.add_parser("worker", help="one worker group serving the Worker gRPC service")
+    add_engine_arguments(worker)
+    worker.add_argument("--port", type=int, default=50061, help="Worker gRPC port on rank 0")
+    worker.add_argument("--ray-address", default=None, help="Ray cluster to join (default: local)")
+    worker.set_defaults(func=_worker)
+
+    router = sub.add_parser("router", help="the cache-aware gRPC router")
+    from hybridserve.router.cli_args import add_router_arguments
+
+    add_router_arguments(router)
+    router.set_defaults(func=_router)
+
+    gateway = sub.add_parser("gateway", help="the OpenAI-compatible HTTP gateway")
+    _serving_flags(gateway, 8000)
+    _parsers_flags(gateway)
+    gateway.add_argument("--router-address", required=True, help="the router's gRPC host:port")
+    gateway.add_argument(
+        "--max-body-bytes", type=int, default=32 << 20, help="larger request bodies get HTTP 413"
+    )
+    gateway.set_defaults(func=_gateway)
+
+    gen = sub.add_parser("generate", help="run the offline engine on prompts, print JSON lines")
+    add_engine_arguments(gen)
     gen.add_argument(
         "--prompt",
         action="append",
@@ -45,11 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--max-tokens", type=int, default=32, help="tokens to generate per prompt")
     gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    gen.add_argument("--seed", type=int, default=None, help="per-request sampling seed")
-    gen.add_argument("--device", default="auto", help="cpu, cuda, or auto")
-    gen.add_argument(
-        "--chunked-prefill-size", type=int, default=512, help="token budget of one engine step"
-    )
+    gen.add_argument("--sample-seed", type=int, default=None, help="per-request sampling seed")
     gen.set_defaults(func=_generate)
     return parser
 

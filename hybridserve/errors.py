@@ -23,6 +23,10 @@ class ContextLengthExceededError(InvalidRequestError):
     """The prompt (plus max_tokens) does not fit the model's context (HTTP 400)."""
 
 
+class ModelNotFoundError(HybridServeError, LookupError):
+    """No worker group serves the requested model (HTTP 404, gRPC NOT_FOUND)."""
+
+
 class QueueFullError(HybridServeError):
     """The engine or cluster refuses new work for now (HTTP 429, gRPC RESOURCE_EXHAUSTED)."""
 

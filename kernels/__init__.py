@@ -1,1 +1,123 @@
 """Compute kernels: Triton on GPU, pure-torch references (`ref`) on CPU and as test oracles."""
+
+from __future__ import annotations
+
+import torch
+
+from hybridserve.kernels import ref
+
+__all__ = [
+    "attention_varlen",
+    "conv1d_update",
+    "conv1d_update_slots",
+    "gated_rms_norm",
+    "moe_experts",
+    "paged_decode_attention",
+    "ref",
+    "rms_norm",
+]
+
+# Each entry point has the signature of its reference and picks Triton for CUDA tensors; the
+# Triton modules (and triton itself) are imported on first use, so CPU machines never need them.
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    if not x.is_cuda:
+        return ref.rms_norm(x, weight, eps)
+    from hybridserve.kernels import norm
+
+    return norm.rms_norm(x, weight, eps)
+
+
+def gated_rms_norm(
+    y: torch.Tensor,  # [T, d_inner]
+    z: torch.Tensor,  # [T, d_inner]
+    weight: torch.Tensor,  # [d_inner]
+    group_size: int,
+    eps: float,
+) -> torch.Tensor:
+    if not y.is_cuda:
+        return ref.gated_rms_norm(y, z, weight, group_size, eps)
+    from hybridserve.kernels import norm
+
+    return norm.gated_rms_norm(y, z, weight, group_size, eps)
+
+
+def moe_experts(
+    x: torch.Tensor,  # [T, hidden]
+    w_up: torch.Tensor,  # [E_local, I, hidden]
+    w_down: torch.Tensor,  # [E_local, hidden, I]
+    topk_weights: torch.Tensor,  # [T, k] fp32
+    topk_ids: torch.Tensor,  # [T, k] global expert ids
+    first_expert: int = 0,
+) -> torch.Tensor:
+    if not x.is_cuda:
+        return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert)
+    from hybridserve.kernels import moe
+
+    return moe.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert)
+
+
+def conv1d_update(
+    x: torch.Tensor,  # [Bt, C]
+    conv_state: torch.Tensor,  # [Bt, C, K-1]
+    weight: torch.Tensor,  # [C, K]
+    bias: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if not x.is_cuda:
+        return ref.conv1d_update(x, conv_state, weight, bias)
+    from hybridserve.kernels import conv1d
+
+    return conv1d.conv1d_update(x, conv_state, weight, bias)
+
+
+def conv1d_update_slots(
+    x: torch.Tensor,  # [Bt, C]
+    conv_cache: torch.Tensor,  # [num_slots, C, K-1], advanced in place
+    weight: torch.Tensor,  # [C, K]
+    bias: torch.Tensor | None,
+    slots: torch.Tensor,  # [Bt] distinct state slots
+) -> torch.Tensor:
+    """`conv1d_update` on `conv_cache[slots]`, writing the new states back; returns [Bt, C]."""
+    if not x.is_cuda:
+        out, conv_cache[slots] = ref.conv1d_update(x, conv_cache[slots], weight, bias)
+        return out
+    from hybridserve.kernels import conv1d
+
+    return conv1d.conv1d_update_slots(x, conv_cache, weight, bias, slots)
+
+
+def paged_decode_attention(
+    q: torch.Tensor,  # [B, Hq, D]
+    k_cache: torch.Tensor,  # [num_slots, Hkv, D]
+    v_cache: torch.Tensor,  # [num_slots, Hkv, D]
+    kv_indices: torch.Tensor,  # [sum kv_len]
+    kv_indptr: torch.Tensor,  # [B+1] int, on q's device
+    scale: float,
+) -> torch.Tensor:
+    """One query a sequence (its last position) over its whole context; [B, Hq, D]."""
+    if not q.is_cuda:
+        cu_q = list(range(q.shape[0] + 1))
+        indptr = kv_indptr.tolist()
+        return ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, indptr, scale)
+    from hybridserve.kernels import attention
+
+    return attention.paged_decode_attention(q, k_cache, v_cache, kv_indices, kv_indptr, scale)
+
+
+def attention_varlen(
+    q: torch.Tensor,  # [T, Hq, D]
+    k_cache: torch.Tensor,  # [num_slots, Hkv, D]
+    v_cache: torch.Tensor,  # [num_slots, Hkv, D]
+    cu_q: list[int],  # B+1
+    kv_indices: torch.Tensor,  # [sum kv_len]
+    kv_indptr: list[int],  # B+1
+    scale: float,
+) -> torch.Tensor:
+    """Triton when every sequence has one query (decode); the reference otherwise (prefill)."""
+    if not q.is_cuda or cu_q != list(range(len(cu_q))):
+        return ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, kv_indptr, scale)
+    from hybridserve.kernels import attention
+
+    indptr = torch.tensor(kv_indptr, dtype=torch.int32, device=q.device)
+    return attention.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr, scale)

@@ -36,6 +36,7 @@ class WorkerGroup:
         self.actors: list[Any] = []
         self._runs: list[Any] = []
         self.address = ""  # rank 0's Worker service, once `serve()` ran
+        self._port = 0
         self._spawn()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -54,9 +55,11 @@ class WorkerGroup:
         ray.get([a.setup.remote(control, model) for a in self.actors])
         self._runs = [a.run.remote() for a in self.actors]
 
-    def serve(self) -> str:
-        """Start rank 0's Worker gRPC service (for the router); returns its host:port."""
-        self.address = ray.get(self.actors[0].serve.remote())
+    def serve(self, port: int = 0) -> str:
+        """Start rank 0's Worker gRPC service (for the router) on `port` (0: a free one);
+        returns its host:port. A restart serves again on the same port."""
+        self._port = port
+        self.address = ray.get(self.actors[0].serve.remote(port))
         return self.address
 
     def healthy(self, timeout_s: float = 5.0) -> bool:
@@ -76,7 +79,7 @@ class WorkerGroup:
         self._kill()
         self._spawn()
         if serving:
-            self.serve()
+            self.serve(self._port)
 
     def shutdown(self) -> None:
         try:

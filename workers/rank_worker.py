@@ -36,6 +36,7 @@ class RankWorker:
         self.loop: EngineLoop | None = None
         self.front: AsyncEngine | None = None  # rank 0
         self._server_loop: asyncio.AbstractEventLoop | None = None
+        self.server: object | None = None  # rank 0's WorkerServer, once `serve()` ran
 
     def rendezvous(self) -> tuple[str, str]:
         """(control, model) init methods hosted by this rank (call on rank 0)."""
@@ -87,15 +88,17 @@ class RankWorker:
         from hybridserve.workers.service import LocalEngineClient
 
         host = _node_ip()
-        server = WorkerServer(
-            LocalEngineClient(self._front(), self.cfg.model),
-            address=f"{host}:{port}",
-            kv_bind=f"tcp://{host}:{kv_port or '*'}",
-        )
+        client = LocalEngineClient(self._front(), self.cfg.model)
+
+        async def start() -> WorkerServer:  # grpc.aio servers are made on their own loop
+            kv_bind = f"tcp://{host}:{kv_port or '*'}"
+            return await WorkerServer(client, f"{host}:{port}", kv_bind).start()
+
         self._server_loop = asyncio.new_event_loop()
         threading.Thread(target=self._server_loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(server.start(), self._server_loop).result(timeout=30)
-        return server.address
+        future = asyncio.run_coroutine_threadsafe(start(), self._server_loop)
+        self.server = future.result(timeout=30)  # held: a dropped grpc.aio server stops serving
+        return self.server.address
 
     def submit(self, prompt_ids: list[int], params: SamplingParams, rid: str) -> str:
         return self._front().loop.command("add_request", prompt_ids, params, rid).result()

@@ -11,6 +11,7 @@ from hybridserve.errors import (
     ContextLengthExceededError,
     HybridServeError,
     InvalidRequestError,
+    ModelNotFoundError,
     QueueFullError,
     WorkerUnavailableError,
 )
@@ -19,10 +20,6 @@ from hybridserve.router.gateway.protocol.common import ErrorResponse
 
 class AuthenticationError(HybridServeError):
     """The API key is missing or wrong while keys are configured (HTTP 401)."""
-
-
-class ModelNotFoundError(HybridServeError):
-    """The request names a model this cluster does not serve (HTTP 404)."""
 
 
 class RequestTooLargeError(HybridServeError):

@@ -74,3 +74,10 @@ class EventOutbox:
 
     def __len__(self) -> int:
         return len(self._events)
+
+
+class DiscardingOutbox(EventOutbox):
+    """The outbox of a rank that publishes nothing (only rank 0 of a group talks to the router)."""
+
+    def append(self, event: KVEvent) -> None:
+        pass

@@ -15,6 +15,7 @@ from hybridserve.errors import (
     QueueFullError,
 )
 from hybridserve.workers.cache import HybridRadixCache, KVPagePool, MambaStatePool
+from hybridserve.workers.cache.events import DiscardingOutbox
 from hybridserve.workers.distributed import ParallelContext
 from hybridserve.workers.engine.cache_manager import CacheManager
 from hybridserve.workers.engine.engine_config import EngineConfig
@@ -59,6 +60,8 @@ class Engine:
         self.state_pool = MambaStatePool(states)
         block = max(cfg.page_size, EVENT_BLOCK_TOKENS // cfg.page_size * cfg.page_size)
         self.tree = HybridRadixCache(cfg.page_size, self.kv_pool, self.state_pool, block)
+        if parallel.tp_rank != 0:  # only rank 0 publishes KV events
+            self.tree.events = DiscardingOutbox()
         self.grid = cfg.resolved_snapshot_interval(config.chunk_size)
         self.cache = CacheManager(self.buffers, self.kv_pool, self.state_pool, self.tree, self.grid)
         self.scheduler = Scheduler(

@@ -1,0 +1,324 @@
+"""Every Triton kernel against its torch reference at Nemotron 3 Nano shapes: error and time.
+
+    python3 bench/kernels.py [--reps 50] [--no-sweep]
+
+Errors: max abs and relative Frobenius error of the Triton output against the reference on
+random bf16 data (bounds: 1e-2, MoE 2e-2). Times: CUDA events, after warm-up, median of --reps:
+eager (one call, host launch overhead included) and graph (10 calls captured in a CUDA graph,
+replayed; GPU time per call). GB/s counts the fewest bytes a call must move, over the graph time;
+% is of the device copy rate measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
+
+import torch
+
+from hybridserve.kernels import ref
+
+HIDDEN, D_INNER, GROUP, CONV_DIM, CONV_K = 2688, 4096, 512, 6144, 4
+HQ, HKV, HEAD_DIM = 32, 2, 128
+EXPERTS, INTER, TOP_K = 128, 1856, 6
+BF16 = torch.bfloat16
+
+
+class Row(NamedTuple):
+    kernel: str
+    shape: str
+    max_abs: float
+    rel: float
+    bound: float
+    ref_us: float  # eager, host launch overhead included
+    ref_graph_us: float  # CUDA graph replay (nan: the reference cannot be captured)
+    triton_us: float
+    triton_graph_us: float
+    gbytes: float  # bytes the call must move, in GB
+
+
+def median_us(fn: Callable[[], object], reps: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1e3)
+    return sorted(times)[len(times) // 2]
+
+
+def graph_us(fn: Callable[[], object], reps: int, calls: int = 10) -> float:
+    """GPU time of one call: `calls` calls captured in a CUDA graph, replayed; nan if the call
+    cannot be captured (it synchronises with the host)."""
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            fn()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(calls):
+                fn()
+    except RuntimeError:
+        torch.cuda.synchronize()
+        return float("nan")
+    return median_us(graph.replay, reps) / calls
+
+
+def errors(out: torch.Tensor, want: torch.Tensor) -> tuple[float, float]:
+    if not torch.isfinite(out).all():
+        return float("nan"), float("nan")
+    diff = out.double() - want.double()
+    rel = diff.norm() / want.double().norm().clamp_min(1e-30)
+    return diff.abs().max().item(), rel.item()
+
+
+def copy_bandwidth() -> float:
+    """Device-to-device copy, bytes read plus written per second."""
+    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    us = median_us(lambda: dst.copy_(src), 20)
+    return 2 * src.numel() / (us * 1e-6)
+
+
+def row(
+    name: str,
+    shape: str,
+    out: torch.Tensor,
+    want: torch.Tensor,
+    bound: float,
+    ref_fn: Callable[[], object],
+    tri_fn: Callable[[], object],
+    nbytes: int,
+    reps: int,
+    ref_graph: bool = True,
+) -> Row:
+    max_abs, rel = errors(out, want)
+    ref_reps = max(3, reps // 5)
+    ref_g = graph_us(ref_fn, ref_reps) if ref_graph else float("nan")
+    ref_us = median_us(ref_fn, ref_reps)
+    tri_us, tri_g = median_us(tri_fn, reps), graph_us(tri_fn, reps)
+    return Row(name, shape, max_abs, rel, bound, ref_us, ref_g, tri_us, tri_g, nbytes / 1e9)
+
+
+def _ref_conv1d_update_slots(
+    x: torch.Tensor, cache: torch.Tensor, w: torch.Tensor, b: torch.Tensor, slots: torch.Tensor
+) -> torch.Tensor:
+    out, cache[slots] = ref.conv1d_update(x, cache[slots], w, b)
+    return out
+
+
+def bench_norms(reps: int) -> list[Row]:
+    from hybridserve.kernels import norm
+
+    rows = []
+    w = torch.randn(HIDDEN, device="cuda", dtype=BF16)
+    wg = torch.randn(D_INNER, device="cuda", dtype=BF16)
+    for t in (1, 64, 512, 8192):
+        x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
+        out, want = norm.rms_norm(x, w, 1e-5), ref.rms_norm(x, w, 1e-5)
+        nbytes = 2 * x.numel() * 2
+        rows.append(
+            row(
+                "rms_norm",
+                f"T={t} h={HIDDEN}",
+                out,
+                want,
+                1e-2,
+                partial(ref.rms_norm, x, w, 1e-5),
+                partial(norm.rms_norm, x, w, 1e-5),
+                nbytes,
+                reps,
+            )
+        )
+        y, z = torch.randn(2, t, D_INNER, device="cuda", dtype=BF16)
+        out = norm.gated_rms_norm(y, z, wg, GROUP, 1e-5)
+        want = ref.gated_rms_norm(y, z, wg, GROUP, 1e-5)
+        rows.append(
+            row(
+                "gated_rms_norm",
+                f"T={t} d={D_INNER} g={GROUP}",
+                out,
+                want,
+                1e-2,
+                partial(ref.gated_rms_norm, y, z, wg, GROUP, 1e-5),
+                partial(norm.gated_rms_norm, y, z, wg, GROUP, 1e-5),
+                3 * y.numel() * 2,
+                reps,
+            )
+        )
+    return rows
+
+
+def bench_conv(reps: int) -> list[Row]:
+    from hybridserve.kernels import conv1d
+
+    rows = []
+    w = torch.randn(CONV_DIM, CONV_K, device="cuda", dtype=BF16)
+    b = torch.randn(CONV_DIM, device="cuda", dtype=BF16)
+    for bsz in (1, 64, 512):
+        cache = torch.randn(1024, CONV_DIM, CONV_K - 1, device="cuda", dtype=BF16)
+        slots = torch.randperm(1024, device="cuda")[:bsz]
+        x = torch.randn(bsz, CONV_DIM, device="cuda", dtype=BF16)
+        want, _ = ref.conv1d_update(x, cache[slots], w, b)
+        out = conv1d.conv1d_update_slots(x, cache.clone(), w, b, slots)
+
+        ref_fn = partial(_ref_conv1d_update_slots, x, cache, w, b, slots)
+        nbytes = bsz * CONV_DIM * (2 + 2 * (CONV_K - 1)) * 2
+        rows.append(
+            row(
+                "conv1d_update_slots",
+                f"B={bsz} C={CONV_DIM} K={CONV_K}",
+                out,
+                want,
+                1e-2,
+                ref_fn,
+                partial(conv1d.conv1d_update_slots, x, cache, w, b, slots),
+                nbytes,
+                reps,
+            )
+        )
+    return rows
+
+
+def bench_attention(reps: int) -> list[Row]:
+    from hybridserve.kernels import attention
+
+    rows = []
+    for bsz, ctx in ((1, 1024), (1, 8192), (64, 1024), (256, 2048)):
+        slots = bsz * ctx
+        k_cache, v_cache = torch.randn(2, slots, HKV, HEAD_DIM, device="cuda", dtype=BF16)
+        kv_indices = torch.randperm(slots, device="cuda")
+        indptr = [i * ctx for i in range(bsz + 1)]
+        indptr_t = torch.tensor(indptr, dtype=torch.int32, device="cuda")
+        q = torch.randn(bsz, HQ, HEAD_DIM, device="cuda", dtype=BF16)
+        cu_q, scale = list(range(bsz + 1)), HEAD_DIM**-0.5
+
+        ref_fn = partial(ref.attention_varlen, q, k_cache, v_cache, cu_q, kv_indices, indptr, scale)
+        tri_fn = partial(
+            attention.paged_decode_attention, q, k_cache, v_cache, kv_indices, indptr_t, scale
+        )
+        nbytes = 2 * slots * HKV * HEAD_DIM * 2 + slots * 8
+        rows.append(
+            row(
+                "paged_decode_attention",
+                f"B={bsz} ctx={ctx} {HQ}/{HKV}x{HEAD_DIM}",
+                tri_fn(),
+                ref_fn(),
+                1e-2,
+                ref_fn,
+                tri_fn,
+                nbytes,
+                reps,
+                ref_graph=False,
+            )
+        )
+    return rows
+
+
+def moe_case(t: int) -> tuple[torch.Tensor, ...]:
+    x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
+    ids = torch.rand(t, EXPERTS, device="cuda").topk(TOP_K, dim=-1).indices
+    weights = torch.rand(t, TOP_K, device="cuda")
+    return x, weights, ids
+
+
+def bench_moe(reps: int, sweep: bool) -> list[Row]:
+    from hybridserve.kernels import moe
+
+    rows = []
+    w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
+    w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
+    configs = [
+        moe.MoEBlockConfig(*c)
+        for c in (
+            (16, 64, 128, 4, 4),
+            (16, 128, 128, 4, 3),
+            (16, 64, 256, 4, 3),
+            (32, 128, 64, 4, 4),
+            (64, 128, 64, 4, 4),
+            (64, 128, 64, 8, 3),
+            (128, 128, 64, 8, 3),
+        )
+    ]
+    for t in (1, 8, 64, 512):
+        x, weights, ids = moe_case(t)
+        touched = torch.unique(ids).numel()
+        nbytes = touched * 2 * INTER * HIDDEN * 2 + t * HIDDEN * (2 + 4)
+        want = ref.moe_experts(x, w_up, w_down, weights, ids)
+        out = moe.moe_experts(x, w_up, w_down, weights, ids)
+        rows.append(
+            row(
+                "moe_experts",
+                f"T={t} E={EXPERTS} k={TOP_K} ({touched} used)",
+                out,
+                want,
+                2e-2,
+                partial(ref.moe_experts, x, w_up, w_down, weights, ids),
+                partial(moe.moe_experts, x, w_up, w_down, weights, ids),
+                nbytes,
+                reps,
+                ref_graph=False,
+            )
+        )
+        if sweep:
+            for cfg in configs:
+                fn = partial(moe.moe_experts, x, w_up, w_down, weights, ids, config=cfg)
+                _, rel = errors(fn(), want)
+                us = graph_us(fn, reps)
+                print(
+                    f"  sweep T={t:4d} {tuple(cfg)}: {us:9.1f} us  rel {rel:.1e}  "
+                    f"{nbytes / us / 1e3:7.0f} GB/s",
+                    flush=True,
+                )
+        block_m = moe.moe_block_config(t, TOP_K, EXPERTS).block_m
+        us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, block_m), reps)
+        print(f"  align_by_expert T={t}: {us:.1f} us (graph; part of moe_experts)", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--no-sweep", action="store_true", help="skip the MoE tile sweep")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    props = torch.cuda.get_device_properties(0)
+    bw = copy_bandwidth()
+    print(
+        f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}; "
+        f"copy {bw / 1e12:.2f} TB/s (read + write)",
+        flush=True,
+    )
+    rows = bench_norms(args.reps) + bench_conv(args.reps) + bench_attention(args.reps)
+    rows += bench_moe(args.reps, not args.no_sweep)
+    head = (
+        f"| {'kernel':<22} | {'shape':<34} | max abs | rel err | bound | ok  | ref us | "
+        "ref graph us | triton us | triton graph us | speedup (graph) | GB/s | % copy |"
+    )
+    print("\nus: median of one call; eager includes host launch overhead, graph = GPU time")
+    print(head)
+    print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
+    for r in rows:
+        ok = "yes" if r.rel < r.bound else "NO"
+        gbs = r.gbytes / (r.triton_graph_us * 1e-6)
+        base = r.ref_graph_us if r.ref_graph_us == r.ref_graph_us else r.ref_us
+        print(
+            f"| {r.kernel:<22} | {r.shape:<34} | {r.max_abs:7.1e} | {r.rel:7.1e} | {r.bound:.0e} | "
+            f"{ok:<3} | {r.ref_us:6.0f} | {r.ref_graph_us:12.1f} | {r.triton_us:9.1f} | "
+            f"{r.triton_graph_us:15.1f} | {base / r.triton_graph_us:14.1f}x | {gbs:4.0f} | "
+            f"{100 * gbs * 1e9 / bw:5.1f}% |"
+        )
+    print("speedup: reference (graph, else eager) over Triton graph; GB/s: fewest bytes / graph us")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Engine flags shared by `up`, `worker` and `generate` (SGLang's names where one exists)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model and engine")
+    g.add_argument(
+        "--model-path",
+        default="tiny",
+        help="HF checkpoint folder, or a preset: tiny (built in), "
+        "nemotron-3-nano-30b-a3b (full size, use --load-format dummy)",
+    )
+    g.add_argument(
+        "--load-format",
+        default="auto",
+        choices=["auto", "safetensors", "dummy"],
+        help="dummy = random weights of the right shapes (benchmarks)",
+    )
+    g.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16")
+    g.add_argument("--device", default="auto", help="auto (cuda when present), cuda or cpu")
+    g.add_argument("--tp", type=int, default=1, help="tensor-parallel ranks (GPUs) per group")
+    g.add_argument(
+        "--ep",
+        type=int,
+        default=None,
+        help="expert-parallel ranks for the MoE layers (default: tp)",
+    )
+    g.add_argument(
+        "--max-running-requests",
+        type=int,
+        default=64,
+        help="requests decoded together in one group",
+    )
+    g.add_argument(
+        "--chunked-prefill-size",
+        type=int,
+        default=512,
+        help="prompt tokens per engine step (the token budget)",
+    )
+    g.add_argument("--page-size", type=int, default=1, help="tokens per KV page")
+    g.add_argument(
+        "--max-model-len",
+        type=int,
+        default=None,
+        help="context limit (default: the model's max_position_embeddings)",
+    )
+    g.add_argument(
+        "--mem-fraction-static",
+        type=float,
+        default=0.85,
+        help="GPU memory fraction for KV and Mamba-state pools (after weights)",
+    )
+    g.add_argument("--cache-mb", type=int, default=256, help="KV + state pool size on CPU, MiB")
+    g.add_argument("--seed", type=int, default=0, help="engine seed (unseeded sampling)")
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """EngineConfig keyword arguments (built by the caller, so --help never imports torch)."""
+    return dict(
+        model=args.model_path,
+        load_format=args.load_format,
+        dtype=args.dtype,
+        device=args.device,
+        tp=args.tp,
+        ep=args.ep,
+        max_running_requests=args.max_running_requests,
+        chunked_prefill_size=args.chunked_prefill_size,
+        page_size=args.page_size,
+        max_model_len=args.max_model_len,
+        mem_fraction=args.mem_fraction_static,
+        cache_bytes=args.cache_mb << 20,
+        seed=args.seed,
+    )

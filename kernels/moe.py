@@ -1,0 +1,262 @@
+"""Triton fused MoE experts: tokens sorted by expert, grouped GEMM up-proj with relu^2 fused,
+grouped GEMM down-proj with the routing weight and the combine fused (fp32 atomics); oracle:
+kernels/ref/moe.py `moe_experts`."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import triton
+import triton.language as tl
+
+
+class MoEBlockConfig(NamedTuple):
+    block_m: int
+    block_n: int
+    block_k: int
+    num_warps: int
+    num_stages: int
+
+
+def moe_block_config(num_tokens: int, top_k: int, num_experts: int) -> MoEBlockConfig:
+    """Tile shapes by the mean rows per expert (Nemotron 3 Nano: hidden 2688, I 1856, 128 x 6)."""
+    per_expert = num_tokens * top_k / max(1, num_experts)
+    if per_expert <= 2:
+        return MoEBlockConfig(16, 64, 128, 4, 4)
+    if per_expert <= 16:
+        return MoEBlockConfig(16, 128, 128, 4, 3)
+    if per_expert <= 48:
+        return MoEBlockConfig(32, 128, 64, 4, 4)
+    return MoEBlockConfig(64, 128, 64, 4, 4)
+
+
+class ExpertAlignment(NamedTuple):
+    sorted_ids: torch.Tensor  # [num_blocks * block_m] int32 flat (token * k + slot); pad = T*k
+    block_expert: torch.Tensor  # [num_blocks] int32 local expert of each row block, -1 unused
+
+
+@triton.jit
+def _count_kernel(
+    ids_ptr, counts_ptr, rank_ptr, num_pairs, first_expert, num_experts, BLOCK: tl.constexpr
+):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    inb = offs < num_pairs
+    e = tl.load(ids_ptr + offs, mask=inb, other=-1).to(tl.int32) - first_expert
+    local = inb & (e >= 0) & (e < num_experts)
+    # The old count is the pair's rank within its expert (order among equals is arbitrary).
+    rank = tl.atomic_add(counts_ptr + tl.where(local, e, 0), 1, mask=local, sem="relaxed")
+    tl.store(rank_ptr + offs, tl.where(local, rank, -1), mask=inb)
+
+
+@triton.jit
+def _block_layout_kernel(
+    counts_ptr,
+    starts_ptr,  # [E] first row of each expert's padded segment
+    block_expert_ptr,  # [num_blocks]
+    sorted_ids_ptr,  # [num_blocks * BLOCK_M], filled with the padding id here
+    num_experts,
+    num_blocks,
+    num_pairs,
+    BLOCK_M: tl.constexpr,
+    BLOCK_E: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+):
+    ex = tl.arange(0, BLOCK_E)
+    counts = tl.load(counts_ptr + ex, mask=ex < num_experts, other=0)
+    nblk = (counts + BLOCK_M - 1) // BLOCK_M
+    block_end = tl.cumsum(nblk, axis=0)  # [E] inclusive
+    tl.store(starts_ptr + ex, (block_end - nblk) * BLOCK_M, mask=ex < num_experts)
+    block_end = tl.where(ex < num_experts, block_end, 1 << 30)
+    for b0 in range(0, num_blocks, BLOCK_B):
+        b = b0 + tl.arange(0, BLOCK_B)
+        e = tl.sum((block_end[None, :] <= b[:, None]).to(tl.int32), axis=1)  # [BLOCK_B]
+        tl.store(block_expert_ptr + b, tl.where(e < num_experts, e, -1), mask=b < num_blocks)
+        for r in tl.static_range(BLOCK_M):
+            tl.store(sorted_ids_ptr + b * BLOCK_M + r, num_pairs, mask=b < num_blocks)
+
+
+@triton.jit
+def _scatter_kernel(
+    ids_ptr, rank_ptr, starts_ptr, sorted_ids_ptr, num_pairs, first_expert, BLOCK: tl.constexpr
+):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    inb = offs < num_pairs
+    rank = tl.load(rank_ptr + offs, mask=inb, other=-1)
+    local = rank >= 0
+    e = tl.load(ids_ptr + offs, mask=local, other=0).to(tl.int32) - first_expert
+    start = tl.load(starts_ptr + tl.where(local, e, 0), mask=local, other=0)
+    tl.store(sorted_ids_ptr + start + rank, offs, mask=local)
+
+
+def align_by_expert(
+    topk_ids: torch.Tensor,  # [T, k] global expert ids
+    num_experts: int,  # local experts
+    first_expert: int,
+    block_m: int,
+) -> ExpertAlignment:
+    """Group the (token, slot) pairs of each local expert into row blocks of `block_m`.
+
+    Sizes depend only on T*k and the expert count (no host synchronisation, graph-safe): the
+    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1."""
+    tk, dev = topk_ids.numel(), topk_ids.device
+    ids = topk_ids.reshape(-1)
+    num_blocks = triton.cdiv(tk, block_m) + min(tk, num_experts)
+    counts = torch.zeros(num_experts, dtype=torch.int32, device=dev)
+    rank = torch.empty(tk, dtype=torch.int32, device=dev)
+    starts = torch.empty(num_experts, dtype=torch.int32, device=dev)
+    block_expert = torch.empty(num_blocks, dtype=torch.int32, device=dev)
+    sorted_ids = torch.empty(num_blocks * block_m, dtype=torch.int32, device=dev)
+    grid = (triton.cdiv(tk, 1024),)
+    _count_kernel[grid](ids, counts, rank, tk, first_expert, num_experts, BLOCK=1024)
+    _block_layout_kernel[(1,)](
+        counts,
+        starts,
+        block_expert,
+        sorted_ids,
+        num_experts,
+        num_blocks,
+        tk,
+        BLOCK_M=block_m,
+        BLOCK_E=triton.next_power_of_2(num_experts),
+        BLOCK_B=64,
+    )
+    _scatter_kernel[grid](ids, rank, starts, sorted_ids, tk, first_expert, BLOCK=1024)
+    return ExpertAlignment(sorted_ids, block_expert)
+
+
+@triton.jit
+def _moe_gemm_kernel(
+    a_ptr,  # UP: x [T, K]; DOWN: h [T*k, K]
+    w_ptr,  # [E, N, K]
+    out_ptr,  # UP: h [T*k, N] in a's dtype; DOWN: out [T, N] fp32, accumulated atomically
+    topk_w_ptr,  # [T*k] fp32 routing weights (DOWN only)
+    sorted_ids_ptr,
+    block_expert_ptr,
+    N,
+    K,
+    num_pairs,  # T*k: the padding id
+    top_k,
+    stride_am,
+    stride_we,
+    stride_wn,
+    stride_om,
+    DOWN: tl.constexpr,
+    EVEN_K: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    e = tl.load(block_expert_ptr + pid_m)
+    if e < 0:
+        return
+    ids = tl.load(sorted_ids_ptr + pid_m * BLOCK_M + tl.arange(0, BLOCK_M))
+    rmask = ids < num_pairs
+    a_rows = ids if DOWN else ids // top_k
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    nmask = offs_n < N
+    offs_k = tl.arange(0, BLOCK_K)
+    a_ptrs = a_ptr + a_rows.to(tl.int64)[:, None] * stride_am + offs_k[None, :]
+    w_ptrs = (
+        w_ptr
+        + e.to(tl.int64) * stride_we
+        + tl.where(nmask, offs_n, 0)[None, :].to(tl.int64) * stride_wn
+        + offs_k[:, None]
+    )  # [BLOCK_K, BLOCK_N]: w[e, n, k]
+    acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        if EVEN_K:
+            a = tl.load(a_ptrs, mask=rmask[:, None], other=0.0)
+            b = tl.load(w_ptrs)
+        else:
+            kmask = (k0 + offs_k) < K
+            a = tl.load(a_ptrs, mask=rmask[:, None] & kmask[None, :], other=0.0)
+            b = tl.load(w_ptrs, mask=kmask[:, None], other=0.0)
+        acc = tl.dot(a, b, acc)
+        a_ptrs += BLOCK_K
+        w_ptrs += BLOCK_K
+    omask = rmask[:, None] & nmask[None, :]
+    if DOWN:
+        rw = tl.load(topk_w_ptr + ids, mask=rmask, other=0.0)
+        tok = (ids // top_k).to(tl.int64)
+        o_ptrs = out_ptr + tok[:, None] * stride_om + offs_n[None, :]
+        tl.atomic_add(o_ptrs, acc * rw[:, None], mask=omask, sem="relaxed")
+    else:
+        h = tl.maximum(acc, 0.0)
+        h = h * h
+        o_ptrs = out_ptr + ids.to(tl.int64)[:, None] * stride_om + offs_n[None, :]
+        tl.store(o_ptrs, h.to(out_ptr.dtype.element_ty), mask=omask)
+
+
+def moe_experts(
+    x: torch.Tensor,  # [T, hidden]
+    w_up: torch.Tensor,  # [E_local, I, hidden]
+    w_down: torch.Tensor,  # [E_local, hidden, I]
+    topk_weights: torch.Tensor,  # [T, k] fp32
+    topk_ids: torch.Tensor,  # [T, k] global expert ids
+    first_expert: int = 0,
+    config: MoEBlockConfig | None = None,
+) -> torch.Tensor:
+    """Sum over the chosen local experts of `w * down(relu(up(x))^2)`; fp32 [T, hidden].
+
+    Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel)."""
+    T, hidden = x.shape
+    E, inter, _ = w_up.shape
+    k = topk_ids.shape[1]
+    out = torch.zeros((T, hidden), dtype=torch.float32, device=x.device)
+    if T == 0:
+        return out
+    assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
+    cfg = config or moe_block_config(T, k, E)
+    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m)
+    h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
+    weights = topk_weights.reshape(-1).float().contiguous()
+    blocks = align.block_expert.shape[0]
+    common = dict(
+        BLOCK_M=cfg.block_m,
+        BLOCK_N=cfg.block_n,
+        BLOCK_K=cfg.block_k,
+        num_warps=cfg.num_warps,
+        num_stages=cfg.num_stages,
+    )
+    _moe_gemm_kernel[(blocks, triton.cdiv(inter, cfg.block_n))](
+        x,
+        w_up,
+        h,
+        weights,
+        align.sorted_ids,
+        align.block_expert,
+        inter,
+        hidden,
+        T * k,
+        k,
+        x.stride(0),
+        w_up.stride(0),
+        w_up.stride(1),
+        h.stride(0),
+        DOWN=False,
+        EVEN_K=hidden % cfg.block_k == 0,
+        **common,
+    )
+    _moe_gemm_kernel[(blocks, triton.cdiv(hidden, cfg.block_n))](
+        h,
+        w_down,
+        out,
+        weights,
+        align.sorted_ids,
+        align.block_expert,
+        hidden,
+        inter,
+        T * k,
+        k,
+        h.stride(0),
+        w_down.stride(0),
+        w_down.stride(1),
+        out.stride(0),
+        DOWN=True,
+        EVEN_K=inter % cfg.block_k == 0,
+        **common,
+    )
+    return out

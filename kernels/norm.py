@@ -1,0 +1,100 @@
+"""Triton RMSNorm and grouped gated RMSNorm (oracles: kernels/ref/norm.py)."""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _rms_norm_kernel(x_ptr, w_ptr, out_ptr, stride_x, stride_out, n, eps, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n
+    x = tl.load(x_ptr + row * stride_x + cols, mask=mask, other=0.0).to(tl.float32)
+    rstd = tl.rsqrt(tl.sum(x * x, axis=0) / n + eps)
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    y = w * (x * rstd)
+    tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """`weight * x / rms(x)` over the last dim, fp32 inside, out in x's dtype."""
+    n = x.shape[-1]
+    x2 = x.reshape(-1, n)
+    if x2.stride(-1) != 1:
+        x2 = x2.contiguous()
+    out = torch.empty((x2.shape[0], n), dtype=x.dtype, device=x.device)
+    if x2.shape[0] == 0:
+        return out.view(x.shape)
+    block = triton.next_power_of_2(n)
+    warps = 4 if block <= 2048 else 8
+    _rms_norm_kernel[(x2.shape[0],)](
+        x2, weight, out, x2.stride(0), out.stride(0), n, eps, BLOCK=block, num_warps=warps
+    )
+    return out.view(x.shape)
+
+
+@triton.jit
+def _gated_rms_norm_kernel(
+    y_ptr,
+    z_ptr,
+    w_ptr,
+    out_ptr,
+    stride_y,
+    stride_z,
+    stride_out,
+    group_size,
+    eps,
+    BLOCK: tl.constexpr,
+):
+    row = tl.program_id(0).to(tl.int64)
+    group = tl.program_id(1)
+    cols = group * group_size + tl.arange(0, BLOCK)
+    mask = tl.arange(0, BLOCK) < group_size
+    y = tl.load(y_ptr + row * stride_y + cols, mask=mask, other=0.0).to(tl.float32)
+    z = tl.load(z_ptr + row * stride_z + cols, mask=mask, other=0.0).to(tl.float32)
+    h = y * (z * tl.sigmoid(z))
+    rstd = tl.rsqrt(tl.sum(h * h, axis=0) / group_size + eps)
+    # The reference casts the normalised value to y's dtype before the weight multiplies.
+    hn = (h * rstd).to(y_ptr.dtype.element_ty).to(tl.float32)
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    tl.store(out_ptr + row * stride_out + cols, (w * hn).to(out_ptr.dtype.element_ty), mask=mask)
+
+
+def gated_rms_norm(
+    y: torch.Tensor,  # [T, d_inner]
+    z: torch.Tensor,  # [T, d_inner]
+    weight: torch.Tensor,  # [d_inner]
+    group_size: int,
+    eps: float,
+) -> torch.Tensor:
+    """`weight * norm_per_group(y * silu(z))`; one program per (token, group)."""
+    d = y.shape[-1]
+    y2, z2 = y.reshape(-1, d), z.reshape(-1, d)
+    if y2.stride(-1) != 1:
+        y2 = y2.contiguous()
+    if z2.stride(-1) != 1:
+        z2 = z2.contiguous()
+    out_dtype = torch.promote_types(weight.dtype, y.dtype)
+    out = torch.empty((y2.shape[0], d), dtype=out_dtype, device=y.device)
+    if y2.shape[0] == 0:
+        return out.view(y.shape)
+    block = triton.next_power_of_2(group_size)
+    warps = 2 if block <= 512 else 4
+    grid = (y2.shape[0], d // group_size)
+    _gated_rms_norm_kernel[grid](
+        y2,
+        z2,
+        weight,
+        out,
+        y2.stride(0),
+        z2.stride(0),
+        out.stride(0),
+        group_size,
+        eps,
+        BLOCK=block,
+        num_warps=warps,
+    )
+    return out.view(y.shape)

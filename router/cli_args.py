@@ -1,0 +1,69 @@
+"""Command-line flags of `hybridserve router` and the RouterConfig they build (wired by cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from hybridserve.router.policies import POLICIES
+from hybridserve.router.server import RouterConfig, RouterServer
+
+
+def add_router_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", default="0.0.0.0:50051", help="host:port to serve gRPC on")
+    parser.add_argument("--policy", default="cache_aware", choices=sorted(POLICIES))
+    parser.add_argument(
+        "--worker",
+        action="append",
+        default=[],
+        help="a worker group's Worker gRPC address; repeat for several groups",
+    )
+    parser.add_argument(
+        "--prefill-weight", type=float, default=1.0, help="cache_aware: cost per uncached token"
+    )
+    parser.add_argument(
+        "--decode-weight",
+        type=float,
+        default=64.0,
+        help="cache_aware: cost of one running request, in prefill-token equivalents",
+    )
+    parser.add_argument(
+        "--balance-abs", type=int, default=32, help="cache_aware: load window, absolute requests"
+    )
+    parser.add_argument(
+        "--balance-rel", type=float, default=1.5, help="cache_aware: load window, relative"
+    )
+    parser.add_argument("--health-interval", type=float, default=1.0, help="seconds")
+    parser.add_argument("--seed", type=int, default=None, help="policy random seed")
+
+
+def router_config(args: argparse.Namespace) -> RouterConfig:
+    options: dict[str, object] = {"seed": args.seed}
+    if args.policy == "cache_aware":
+        options.update(
+            prefill_weight=args.prefill_weight,
+            decode_weight=args.decode_weight,
+            balance_abs=args.balance_abs,
+            balance_rel=args.balance_rel,
+        )
+    return RouterConfig(
+        address=args.address,
+        policy=args.policy,
+        policy_options=options,
+        groups=tuple(args.worker),
+        health_interval_s=args.health_interval,
+    )
+
+
+async def run_router(config: RouterConfig) -> None:
+    """Serve until cancelled (Ctrl-C), then stop cleanly."""
+    server = await RouterServer(config).start()
+    try:
+        await server.server.wait_for_termination()
+    finally:
+        await server.stop(grace=5)
+
+
+def main(args: argparse.Namespace) -> int:
+    asyncio.run(run_router(router_config(args)))
+    return 0

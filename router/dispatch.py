@@ -1,0 +1,91 @@
+"""Sends one request to a worker group chosen by the policy; retries once before the first token.
+
+Load is counted from the moment of dispatch: the group's in-flight requests, pending prefill
+tokens (the uncached part of prompts that have no token yet) and active tokens. Closing the
+stream early (client gone, stop string) cancels the upstream call, so the group aborts the
+request and frees its slots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+
+from hybridserve.errors import WorkerUnavailableError
+from hybridserve.router.groups import GroupRegistry, WorkerGroup
+from hybridserve.router.policies import BasePolicy, Candidate
+from hybridserve.v1 import worker_pb2
+from hybridserve.v1.status import RETRYABLE
+
+MAX_ATTEMPTS = 2  # the first group, then one other if the first fails before any token
+
+
+@dataclass(frozen=True)
+class Route:
+    group: WorkerGroup
+    predicted_cached_tokens: int  # the prefix index's usable prefix on that group
+
+
+class Dispatcher:
+    def __init__(self, registry: GroupRegistry, policy: BasePolicy) -> None:
+        self.registry = registry
+        self.policy = policy
+
+    def route(self, model: str, prompt: list[int], exclude: set[str]) -> Route:
+        groups = self.registry.candidates(model, exclude)
+        if not groups:
+            raise WorkerUnavailableError(f"no healthy worker group serves model {model!r}")
+        predicted = self.registry.indexes[model].usable_prefix(prompt)
+        candidates = [
+            Candidate(
+                g.id,
+                g.load.in_flight,
+                g.load.pending_prefill_tokens,
+                g.load.active_tokens,
+                predicted.get(g.id, 0),
+            )
+            for g in groups
+        ]
+        choice = self.policy.select(len(prompt), candidates)
+        return Route(self.registry.groups[choice.group_id], choice.cached_tokens)
+
+    async def generate(
+        self, model: str, request: worker_pb2.WorkerGenerateRequest, timeout: float | None
+    ) -> AsyncIterator[tuple[Route, worker_pb2.WorkerGenerateResponse]]:
+        """Yields (route, worker response); raises the worker's AioRpcError or a typed error."""
+        prompt = list(request.prompt_token_ids)
+        tried: set[str] = set()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            route = self.route(model, prompt, tried)
+            tried.add(route.group.id)
+            load = route.group.load
+            uncached = len(prompt) - route.predicted_cached_tokens
+            load.in_flight += 1
+            load.pending_prefill_tokens += uncached
+            load.active_tokens += len(prompt)
+            started, generated = False, 0
+            call = route.group.stub.Generate(request, timeout=timeout)
+            try:
+                async for response in call:
+                    if not started:
+                        started = True
+                        load.pending_prefill_tokens -= uncached
+                    tokens = sum(len(d.token_ids) for d in response.deltas)
+                    generated += tokens
+                    load.active_tokens += tokens
+                    yield route, response
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                    self.registry.mark_failed(route.group)
+                retry = attempt < MAX_ATTEMPTS and exc.code() in RETRYABLE
+                if started or not retry or not self.registry.candidates(model, tried):
+                    raise  # with no other group to try, the group's own status stands
+            finally:
+                call.cancel()  # a no-op once finished; otherwise the group aborts the request
+                load.in_flight -= 1
+                load.active_tokens -= len(prompt) + generated
+                if not started:
+                    load.pending_prefill_tokens -= uncached

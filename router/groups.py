@@ -1,0 +1,146 @@
+"""The registry of worker groups: added and removed at run time, health-checked, load-counted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from dataclasses import dataclass
+
+import grpc
+import zmq.asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from hybridserve.errors import ConfigError
+from hybridserve.router.kv_events import KVEventSubscriber
+from hybridserve.router.prefix_index import PrefixIndex
+from hybridserve.v1 import kv_wire, worker_pb2, worker_pb2_grpc
+
+
+@dataclass
+class GroupLoad:
+    """The router's own load count for a group, changed at dispatch and at stream end."""
+
+    in_flight: int = 0
+    pending_prefill_tokens: int = 0
+    active_tokens: int = 0
+
+
+class WorkerGroup:
+    """One registered group: its channel, what it serves, health and load."""
+
+    def __init__(self, group_id: str, address: str, channel: grpc.aio.Channel) -> None:
+        self.id = group_id
+        self.address = address
+        self.channel = channel
+        self.stub = worker_pb2_grpc.WorkerStub(channel)
+        self.health_stub = health_pb2_grpc.HealthStub(channel)
+        self.info = worker_pb2.WorkerInfo()
+        self.healthy = True
+        self.load = GroupLoad()
+        self.report: kv_wire.LoadReport | None = None
+        self.subscriber: KVEventSubscriber | None = None
+
+    @property
+    def model(self) -> str:
+        return self.info.model
+
+    async def fetch_snapshot(self) -> tuple[int, str, list[kv_wire.WireEvent]]:
+        snap = await self.stub.GetKVSnapshot(worker_pb2.GetKVSnapshotRequest(), timeout=10)
+        return snap.sequence, snap.epoch, kv_wire.unpack_events(snap.events)
+
+
+class GroupRegistry:
+    """Groups by id, one prefix index per model. Used from the router's event loop only."""
+
+    def __init__(self, health_interval_s: float = 1.0, health_timeout_s: float = 1.0) -> None:
+        self.groups: dict[str, WorkerGroup] = {}
+        self.indexes: dict[str, PrefixIndex] = {}
+        self.health_interval_s = health_interval_s
+        self.health_timeout_s = health_timeout_s
+        self._zmq = zmq.asyncio.Context()
+        self._ids = itertools.count()
+        self._health_task: asyncio.Task | None = None
+
+    async def add(self, address: str, group_id: str | None = None) -> WorkerGroup:
+        """Register the group at `address` (its Worker gRPC server): ask what it serves,
+        subscribe to its KV events. Raises ConfigError when it cannot be reached."""
+        group_id = group_id or f"group-{next(self._ids)}"
+        if group_id in self.groups:
+            raise ConfigError(f"group {group_id!r} is already registered")
+        group = WorkerGroup(group_id, address, grpc.aio.insecure_channel(address))
+        try:
+            group.info = await group.stub.GetInfo(worker_pb2.GetInfoRequest(), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            await group.channel.close()
+            raise ConfigError(f"group {group_id} at {address}: {exc.details()}") from exc
+        index = self.indexes.setdefault(group.model, PrefixIndex(group.info.block_size))
+        if index.block_size != group.info.block_size:
+            await group.channel.close()
+            raise ConfigError(
+                f"group {group_id}: block size {group.info.block_size} differs from the "
+                f"{index.block_size} of the other groups serving {group.model}"
+            )
+        group.subscriber = KVEventSubscriber(
+            group_id,
+            group.info.kv_events_endpoint,
+            index,
+            group.fetch_snapshot,
+            lambda report: setattr(group, "report", report),
+            self._zmq,
+        )
+        group.subscriber.start()
+        self.groups[group_id] = group
+        return group
+
+    async def remove(self, group_id: str) -> None:
+        group = self.groups.pop(group_id, None)
+        if group is None:
+            return
+        if group.subscriber is not None:
+            await group.subscriber.close()
+        await group.channel.close()
+
+    def candidates(self, model: str, exclude: set[str] | None = None) -> list[WorkerGroup]:
+        exclude = exclude or set()
+        return [
+            g
+            for g in self.groups.values()
+            if g.model == model and g.healthy and g.id not in exclude
+        ]
+
+    def models(self) -> list[str]:
+        return sorted({g.model for g in self.groups.values()})
+
+    def mark_failed(self, group: WorkerGroup) -> None:
+        """Take the group out of rotation until a health check finds it serving again."""
+        group.healthy = False
+
+    def start(self) -> None:
+        self._health_task = asyncio.get_running_loop().create_task(self._health_loop())
+
+    async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+        for group_id in list(self.groups):
+            await self.remove(group_id)
+        self._zmq.term()
+
+    async def check(self, group: WorkerGroup) -> bool:
+        try:
+            reply = await group.health_stub.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=self.health_timeout_s
+            )
+            group.healthy = reply.status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.aio.AioRpcError:
+            group.healthy = False
+        return group.healthy
+
+    async def _health_loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            await asyncio.gather(*(self.check(g) for g in list(self.groups.values())))
+            await asyncio.sleep(max(0.0, self.health_interval_s - (time.monotonic() - started)))

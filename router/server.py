@@ -1,0 +1,67 @@
+"""The router's gRPC server: Router service, health and reflection over a group registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from hybridserve.router.dispatch import Dispatcher
+from hybridserve.router.groups import GroupRegistry, WorkerGroup
+from hybridserve.router.policies import create_policy
+from hybridserve.router.servicer import RouterServicer
+from hybridserve.v1 import router_pb2, router_pb2_grpc
+from hybridserve.v1.standard_services import StandardServices
+
+ROUTER_SERVICE = router_pb2.DESCRIPTOR.services_by_name["Router"].full_name
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """`policy_options` go to the policy's constructor (cache_aware: prefill_weight,
+    decode_weight, balance_abs, balance_rel; any: seed). `groups` are Worker addresses
+    registered at start; more can be added and removed at run time."""
+
+    address: str = "127.0.0.1:0"
+    policy: str = "cache_aware"
+    policy_options: dict[str, Any] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+    health_interval_s: float = 1.0
+
+
+class RouterServer:
+    """Use `await start()` / `await stop()` on the asyncio loop that will run it."""
+
+    def __init__(self, config: RouterConfig) -> None:
+        self.config = config
+        self.registry = GroupRegistry(config.health_interval_s)
+        self.policy = create_policy(config.policy, **config.policy_options)
+        self.dispatcher = Dispatcher(self.registry, self.policy)
+        self.server = grpc.aio.server()
+        router_pb2_grpc.add_RouterServicer_to_server(
+            RouterServicer(self.registry, self.dispatcher), self.server
+        )
+        self.standard = StandardServices(self.server, [ROUTER_SERVICE])
+        self.address = ""
+
+    async def start(self) -> RouterServer:
+        for address in self.config.groups:
+            await self.registry.add(address)
+        self.registry.start()
+        port = self.server.add_insecure_port(self.config.address)
+        self.address = f"{self.config.address.rsplit(':', 1)[0]}:{port}"
+        await self.server.start()
+        await self.standard.set_serving(True)
+        return self
+
+    async def add_group(self, address: str, group_id: str | None = None) -> WorkerGroup:
+        return await self.registry.add(address, group_id)
+
+    async def remove_group(self, group_id: str) -> None:
+        await self.registry.remove(group_id)
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.standard.set_serving(False)
+        await self.server.stop(grace)
+        await self.registry.close()

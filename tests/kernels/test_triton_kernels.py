@@ -1,0 +1,180 @@
+"""Triton kernels against their torch references (GPU), and the CPU dispatch to the references."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+from hybridserve import kernels
+from hybridserve.kernels import ref
+
+BF16_REL = 1e-2  # bf16 operands: bound on the relative Frobenius error
+MOE_REL = 2e-2  # the relu^2 intermediate is rounded to bf16 in both, at different points
+
+
+def gpu(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a test as needing CUDA; it skips with a reason elsewhere."""
+    cuda = torch.cuda.is_available()
+    return pytest.mark.gpu(pytest.mark.skipif(not cuda, reason="needs a CUDA device")(test))
+
+
+def rel_err(out: torch.Tensor, want: torch.Tensor) -> float:
+    assert out.shape == want.shape
+    assert torch.isfinite(out).all(), "non-finite output (unwritten or NaN)"
+    diff = (out.double() - want.double()).norm()
+    return (diff / want.double().norm().clamp_min(1e-30)).item()
+
+
+def poison() -> None:
+    """Fill freed device memory with NaN, so an output the kernel leaves unwritten shows."""
+    junk = torch.empty(64 << 20, dtype=torch.bfloat16, device="cuda")
+    junk.fill_(float("nan"))
+    del junk
+
+
+@gpu
+@pytest.mark.parametrize("rows", [1, 3, 257])
+@pytest.mark.parametrize("hidden", [2688, 100])
+def test_rms_norm(rows: int, hidden: int) -> None:
+    from hybridserve.kernels import norm
+
+    x = torch.randn(rows, hidden, device="cuda", dtype=torch.bfloat16) * 3
+    w = torch.randn(hidden, device="cuda", dtype=torch.bfloat16)
+    poison()
+    assert rel_err(norm.rms_norm(x, w, 1e-5), ref.rms_norm(x, w, 1e-5)) < BF16_REL
+
+
+@gpu
+@pytest.mark.parametrize("rows", [1, 3, 257])
+@pytest.mark.parametrize(("d_inner", "group"), [(4096, 512), (4096, 4096), (96, 24)])
+def test_gated_rms_norm(rows: int, d_inner: int, group: int) -> None:
+    from hybridserve.kernels import norm
+
+    y, z = torch.randn(2, rows, d_inner, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(d_inner, device="cuda", dtype=torch.bfloat16)
+    poison()
+    out = norm.gated_rms_norm(y, z, w, group, 1e-5)
+    assert rel_err(out, ref.gated_rms_norm(y, z, w, group, 1e-5)) < BF16_REL
+
+
+@gpu
+@pytest.mark.parametrize("batch", [1, 3, 257])
+@pytest.mark.parametrize("channels", [6144, 100])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv1d_update(batch: int, channels: int, bias: bool) -> None:
+    from hybridserve.kernels import conv1d
+
+    dev, dt = "cuda", torch.bfloat16
+    x = torch.randn(batch, channels, device=dev, dtype=dt)
+    w = torch.randn(channels, 4, device=dev, dtype=dt)
+    b = torch.randn(channels, device=dev, dtype=dt) if bias else None
+    cache = torch.randn(600, channels, 3, device=dev, dtype=dt)
+    slots = torch.randperm(600, device=dev)[:batch]
+    want, want_state = ref.conv1d_update(x, cache[slots], w, b)
+    poison()
+    out, state = conv1d.conv1d_update(x, cache[slots], w, b)
+    assert rel_err(out, want) < BF16_REL and torch.equal(state, want_state)
+    untouched = cache.clone()
+    out = conv1d.conv1d_update_slots(x, cache, w, b, slots.to(torch.int32))
+    assert rel_err(out, want) < BF16_REL
+    assert torch.equal(cache[slots], want_state)
+    others = torch.ones(600, dtype=torch.bool, device=dev)
+    others[slots] = False
+    assert torch.equal(cache[others], untouched[others])
+
+
+@gpu
+@pytest.mark.parametrize(
+    "lengths", [[1], [1000], [4097], [17, 1, 300], [5 + (i * 37) % 700 for i in range(257)]]
+)
+def test_paged_decode_attention(lengths: list[int]) -> None:
+    from hybridserve.kernels import attention
+
+    dev, dt, hq, hkv, d = "cuda", torch.bfloat16, 32, 2, 128
+    total = sum(lengths)
+    k_cache = torch.randn(total + 100, hkv, d, device=dev, dtype=dt)
+    v_cache = torch.randn(total + 100, hkv, d, device=dev, dtype=dt)
+    kv_indices = torch.randperm(total + 100, device=dev)[:total]
+    indptr = [0]
+    for n in lengths:
+        indptr.append(indptr[-1] + n)
+    q = torch.randn(len(lengths), hq, d, device=dev, dtype=dt)
+    cu_q = list(range(len(lengths) + 1))
+    want = ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, indptr, d**-0.5)
+    poison()
+    indptr_t = torch.tensor(indptr, dtype=torch.int32, device=dev)
+    out = attention.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr_t, d**-0.5)
+    assert rel_err(out, want) < BF16_REL
+    out = kernels.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, indptr, d**-0.5)
+    assert rel_err(out, want) < BF16_REL
+
+
+def moe_inputs(
+    tokens: int, experts: int, hidden: int, inter: int, top_k: int, dev: str
+) -> tuple[torch.Tensor, ...]:
+    dt = torch.bfloat16
+    x = torch.randn(tokens, hidden, device=dev, dtype=dt)
+    w_up = torch.randn(experts, inter, hidden, device=dev, dtype=dt) * hidden**-0.5
+    w_down = torch.randn(experts, hidden, inter, device=dev, dtype=dt) * inter**-0.5
+    ids = torch.rand(tokens, experts, device=dev).topk(top_k, dim=-1).indices
+    weights = torch.rand(tokens, top_k, device=dev)
+    return x, w_up, w_down, weights, ids
+
+
+@gpu
+@pytest.mark.parametrize("tokens", [1, 3, 257])
+def test_moe_experts_nemotron_shape(tokens: int) -> None:
+    from hybridserve.kernels import moe
+
+    x, w_up, w_down, weights, ids = moe_inputs(tokens, 128, 2688, 1856, 6, "cuda")
+    want = ref.moe_experts(x, w_up, w_down, weights, ids)
+    poison()
+    assert rel_err(moe.moe_experts(x, w_up, w_down, weights, ids), want) < MOE_REL
+
+
+@gpu
+@pytest.mark.parametrize("tokens", [1, 5, 300])
+@pytest.mark.parametrize("block_m", [16, 32, 64])
+def test_moe_experts_local_slice(tokens: int, block_m: int) -> None:
+    """Expert parallel: 16 of 64 experts live here (ids 16..31); odd dims exercise the masks."""
+    from hybridserve.kernels import moe
+
+    x, w_up, w_down, weights, ids = moe_inputs(tokens, 64, 200, 100, 6, "cuda")
+    w_up, w_down = w_up[16:32].contiguous(), w_down[16:32].contiguous()
+    want = ref.moe_experts(x, w_up, w_down, weights, ids, first_expert=16)
+    cfg = moe.MoEBlockConfig(block_m, 64, 64, 4, 3)
+    out = moe.moe_experts(x, w_up, w_down, weights, ids, first_expert=16, config=cfg)
+    assert rel_err(out, want) < MOE_REL
+
+
+def test_dispatch_uses_reference_on_cpu() -> None:
+    x = torch.randn(3, 64)
+    w = torch.randn(64)
+    assert torch.equal(kernels.rms_norm(x, w, 1e-5), ref.rms_norm(x, w, 1e-5))
+    y, z = torch.randn(2, 3, 64)
+    want = ref.gated_rms_norm(y, z, w, 16, 1e-5)
+    assert torch.equal(kernels.gated_rms_norm(y, z, w, 16, 1e-5), want)
+    args = moe_inputs(4, 8, 32, 16, 2, "cpu")
+    assert torch.equal(kernels.moe_experts(*args), ref.moe_experts(*args))
+
+
+def test_conv1d_update_slots_on_cpu() -> None:
+    x, w = torch.randn(2, 8), torch.randn(8, 4)
+    cache = torch.randn(5, 8, 3)
+    slots = torch.tensor([3, 1])
+    want, want_state = ref.conv1d_update(x, cache[slots], w, None)
+    out = kernels.conv1d_update_slots(x, cache, w, None, slots)
+    assert torch.equal(out, want) and torch.equal(cache[slots], want_state)
+
+
+def test_paged_decode_attention_on_cpu() -> None:
+    k_cache, v_cache = torch.randn(2, 10, 2, 8)
+    q = torch.randn(2, 4, 8)
+    kv_indices = torch.tensor([0, 4, 2, 9, 7])
+    indptr = torch.tensor([0, 2, 5])
+    want = ref.attention_varlen(q, k_cache, v_cache, [0, 1, 2], kv_indices, [0, 2, 5], 0.3)
+    out = kernels.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr, 0.3)
+    assert torch.equal(out, want)

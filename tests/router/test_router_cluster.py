@@ -1,0 +1,186 @@
+"""The router in front of two tiny-model worker groups, over real loopback gRPC and pyzmq."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from hybridserve.router.tokenization import load_tokenizer
+from hybridserve.v1 import common_pb2, router_pb2
+from tests.router.cluster import local_cluster
+
+GREEDY = dict(temperature=0.0, ignore_eos=True)
+
+
+def _request(
+    prompt: list[int] | str, max_tokens: int = 4, **kw: object
+) -> router_pb2.GenerateRequest:
+    sampling = common_pb2.SamplingParams(max_tokens=max_tokens, **GREEDY)
+    if isinstance(prompt, str):
+        return router_pb2.GenerateRequest(model="tiny", text=prompt, sampling=sampling, **kw)
+    ids = router_pb2.TokenIds(ids=prompt)
+    return router_pb2.GenerateRequest(model="tiny", token_ids=ids, sampling=sampling, **kw)
+
+
+async def _collect(stub, request) -> tuple[list[router_pb2.GenerateResponse], list[int], str]:
+    replies = [r async for r in stub.Generate(request)]
+    ids = [t for r in replies for d in r.deltas for t in d.token_ids]
+    return replies, ids, "".join(d.text for r in replies for d in r.deltas)
+
+
+def test_streams_text_and_tokens_through_the_router():
+    tokenizer = load_tokenizer("tiny")
+
+    async def main():
+        async with local_cluster() as c:
+            replies, ids, text = await _collect(
+                c.stub, _request("The quick brown fox", max_tokens=8, return_text=True)
+            )
+            assert len(ids) == 8 and len(replies) == 8
+            assert replies[0].group in c.router.registry.groups
+            assert replies[0].prompt_tokens == len(tokenizer.encode("The quick brown fox"))
+            assert text == tokenizer.decode(ids)
+            last = replies[-1]
+            assert last.deltas[-1].finish_reason == common_pb2.FINISH_REASON_LENGTH
+            assert last.usage.completion_tokens == 8
+            assert last.usage.prompt_tokens == replies[0].prompt_tokens
+
+            # a stop string taken from the greedy text ends the stream before it
+            stop = text[len(text) // 2 :][:3]
+            if stop.strip():
+                req = _request("The quick brown fox", max_tokens=8, return_text=True)
+                req.sampling.stop.append(stop)
+                replies, _, stopped = await _collect(c.stub, req)
+                assert stopped == text[: text.index(stop)]
+                assert replies[-1].deltas[-1].finish_reason == common_pb2.FINISH_REASON_STOP
+
+    asyncio.run(main())
+
+
+def test_chat_input_uses_the_chat_template():
+    tokenizer = load_tokenizer("tiny")
+
+    async def main():
+        async with local_cluster(num_groups=1) as c:
+            chat = router_pb2.ChatInput(
+                messages=[router_pb2.ChatMessage(role="user", content="hi")]
+            )
+            chat.template_kwargs.update({"enable_thinking": False})
+            req = router_pb2.GenerateRequest(
+                model="tiny", chat=chat, sampling=common_pb2.SamplingParams(max_tokens=2)
+            )
+            replies, _, _ = await _collect(c.stub, req)
+            messages = [{"role": "user", "content": "hi"}]
+            prompt = tokenizer.apply_chat_template(messages, enable_thinking=False)
+            assert replies[0].prompt_tokens == len(tokenizer.encode(prompt))
+
+    asyncio.run(main())
+
+
+def test_health_reflection_models_and_status():
+    async def main():
+        async with local_cluster() as c:
+            health = health_pb2_grpc.HealthStub(c.channel)
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=""))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            reflection = reflection_pb2_grpc.ServerReflectionStub(c.channel)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            async for answer in reflection.ServerReflectionInfo(iter([request])):
+                names = {s.name for s in answer.list_services_response.service}
+            assert "hybridserve.v1.Router" in names and "grpc.health.v1.Health" in names
+            models = await c.stub.ListModels(router_pb2.ListModelsRequest())
+            assert [(m.id, m.groups) for m in models.models] == [("tiny", 2)]
+            status = await c.stub.ClusterStatus(router_pb2.ClusterStatusRequest())
+            assert status.policy == "cache_aware" and len(status.groups) == 2
+            assert all(g.healthy and g.resyncs >= 1 for g in status.groups)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "request_, code, words",
+    [
+        (router_pb2.GenerateRequest(model="nope", text="hi"), "NOT_FOUND", "nope"),
+        (router_pb2.GenerateRequest(model="tiny", text=""), "INVALID_ARGUMENT", "prompt"),
+        (router_pb2.GenerateRequest(model="tiny"), "INVALID_ARGUMENT", "prompt"),
+        (
+            router_pb2.GenerateRequest(
+                model="tiny", text="hi", sampling=common_pb2.SamplingParams(top_p=3)
+            ),
+            "INVALID_ARGUMENT",
+            "top_p",
+        ),
+        (
+            router_pb2.GenerateRequest(model="tiny", token_ids=router_pb2.TokenIds(ids=[1, 5000])),
+            "INVALID_ARGUMENT",
+            "5000",
+        ),
+    ],
+)
+def test_errors_map_to_grpc_statuses(request_, code, words):
+    async def main():
+        async with local_cluster(num_groups=1) as c:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await _collect(c.stub, request_)
+            assert info.value.code() == getattr(grpc.StatusCode, code)
+            assert words in info.value.details()
+
+    asyncio.run(main())
+
+
+def test_cancelled_stream_frees_the_groups_slots():
+    async def main():
+        async with local_cluster() as c:
+            call = c.stub.Generate(_request(list(range(1, 30)), max_tokens=500))
+            first = await call.read()
+            i = c.group_index(first.group)
+            assert (await c.stats(i)).running == 1
+            call.cancel()
+            for _ in range(400):
+                stats = await c.stats(i)
+                if stats.running == stats.waiting == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert stats.running == stats.waiting == 0
+            assert stats.state_slots_used == stats.cached_snapshots  # only the cache holds slots
+            assert stats.kv_pages_used == stats.cached_pages
+            assert c.router.registry.groups[first.group].load.in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_router_routes_around_a_stopped_group():
+    async def main():
+        async with local_cluster(policy="round_robin") as c:
+            await c.workers[0].stop()
+            groups = set()
+            for k in range(4):
+                replies, ids, _ = await _collect(c.stub, _request([7, 8, 9, k + 1]))
+                assert len(ids) == 4
+                groups.add(replies[0].group)
+            survivor = [g for g in c.router.registry.groups.values() if g.healthy]
+            assert groups == {g.id for g in survivor} and len(survivor) == 1
+
+    asyncio.run(main())
+
+
+def test_killing_a_group_mid_stream_fails_that_stream_only():
+    async def main():
+        async with local_cluster() as c:
+            call = c.stub.Generate(_request(list(range(1, 30)), max_tokens=3000))
+            first = await call.read()
+            await c.workers[c.group_index(first.group)].stop()
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                while await call.read() is not grpc.aio.EOF:
+                    pass
+            assert info.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+            for k in range(3):
+                replies, ids, _ = await _collect(c.stub, _request([3, 4, k + 1]))
+                assert len(ids) == 4 and replies[0].group != first.group
+            assert c.router.registry.groups[first.group].load.in_flight == 0
+
+    asyncio.run(main())

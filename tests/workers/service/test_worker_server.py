@@ -1,0 +1,126 @@
+"""The Worker gRPC server over an in-process tiny engine, spoken to over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from hybridserve.router.prefix_index import PrefixIndex
+from hybridserve.v1 import common_pb2, kv_wire, worker_pb2, worker_pb2_grpc
+from hybridserve.workers.engine import AsyncEngine, Engine, EngineConfig
+from hybridserve.workers.server import WorkerServer
+from hybridserve.workers.service import LocalEngineClient
+
+PROMPT = list(range(1, 40))
+
+
+@contextlib.asynccontextmanager
+async def _worker(**options):
+    engine = AsyncEngine(Engine(EngineConfig(model="tiny", cache_bytes=32 << 20, **options)))
+    server = None
+    try:
+        server = await WorkerServer(LocalEngineClient(engine)).start()
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            yield engine, server, channel, worker_pb2_grpc.WorkerStub(channel)
+    finally:
+        if server is not None:
+            await server.stop()
+        engine.shutdown()
+
+
+def _request(max_tokens: int = 4, **sampling) -> worker_pb2.WorkerGenerateRequest:
+    sampling = {"temperature": 0.0, **sampling}
+    params = common_pb2.SamplingParams(max_tokens=max_tokens, **sampling)
+    return worker_pb2.WorkerGenerateRequest(prompt_token_ids=PROMPT, sampling=params)
+
+
+def test_generate_streams_deltas_logprobs_and_usage():
+    async def main():
+        async with _worker() as (_, _, _, stub):
+            replies = [r async for r in stub.Generate(_request(logprobs=True, top_logprobs=2))]
+            assert len(replies) == 4
+            assert all(len(r.deltas[0].top_logprobs[0].entries) == 2 for r in replies)
+            assert replies[-1].usage.prompt_tokens == len(PROMPT)
+            assert replies[-1].usage.completion_tokens == 4
+            again = [r async for r in stub.Generate(_request())]
+            assert again[0].cached_tokens == again[-1].usage.cached_tokens == 32
+            n2 = [r async for r in stub.Generate(_request(n=2, seed=1, temperature=1.0))]
+            assert {r.deltas[0].index for r in n2} == {0, 1}
+            assert n2[-1].usage.completion_tokens == 8
+
+    asyncio.run(main())
+
+
+def test_health_reflection_info_load_and_snapshot():
+    async def main():
+        async with _worker() as (engine, server, channel, stub):
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = await health.Check(
+                health_pb2.HealthCheckRequest(service="hybridserve.v1.Worker")
+            )
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            async for answer in reflection.ServerReflectionInfo(iter([request])):
+                names = {s.name for s in answer.list_services_response.service}
+            assert "hybridserve.v1.Worker" in names
+            info = await stub.GetInfo(worker_pb2.GetInfoRequest())
+            assert (info.model, info.block_size) == ("tiny", 16)
+            assert info.kv_events_endpoint == server.publisher.endpoint
+            _ = [r async for r in stub.Generate(_request())]
+            load = await stub.GetLoad(worker_pb2.GetLoadRequest())
+            assert load.running == load.waiting == 0 and load.cached_snapshots == 2
+            snapshot = await stub.GetKVSnapshot(worker_pb2.GetKVSnapshotRequest())
+            assert snapshot.sequence == server.publisher.sequence
+            index = PrefixIndex(snapshot.block_size)
+            index.apply("w", kv_wire.unpack_events(snapshot.events))
+            turn = PROMPT + [1, 2]
+            tree = engine.engine.tree
+            expected = engine.call(lambda: tree.match_prefix(turn[:-1]).usable_len).result(5)
+            assert index.usable_prefix(turn).get("w", 0) == expected == 32
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "options, request_, code",
+    [
+        ({}, _request(top_k=0), grpc.StatusCode.INVALID_ARGUMENT),
+        ({}, worker_pb2.WorkerGenerateRequest(), grpc.StatusCode.INVALID_ARGUMENT),
+        ({}, _request(max_tokens=5000), grpc.StatusCode.INVALID_ARGUMENT),
+        ({"max_waiting_requests": 0}, _request(), grpc.StatusCode.RESOURCE_EXHAUSTED),
+    ],
+)
+def test_typed_errors_become_statuses(options, request_, code):
+    async def main():
+        async with _worker(**options) as (_, _, _, stub):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                _ = [r async for r in stub.Generate(request_)]
+            assert info.value.code() == code and info.value.details()
+
+    asyncio.run(main())
+
+
+def test_deadline_and_cancel_abort_the_request():
+    async def main():
+        async with _worker() as (engine, _, _, stub):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                _ = [r async for r in stub.Generate(_request(3000, ignore_eos=True), timeout=0.3)]
+            assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            call = stub.Generate(_request(3000, ignore_eos=True))
+            await call.read()
+            call.cancel()
+            for _ in range(400):
+                stats = engine.call(engine.engine.stats).result(5)
+                if stats.running == stats.waiting == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert stats.running == stats.waiting == 0
+            assert stats.state_slots_used == stats.cached_snapshots
+
+    asyncio.run(main())

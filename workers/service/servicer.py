@@ -1,0 +1,95 @@
+"""The Worker gRPC service: runs requests on an EngineClient and serves its load and KV snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+
+import grpc
+
+from hybridserve.errors import HybridServeError, WorkerUnavailableError
+from hybridserve.v1 import common_pb2, kv_wire, worker_pb2, worker_pb2_grpc
+from hybridserve.v1.status import status_code
+from hybridserve.workers.service.convert import delta_to_proto, sampling_from_proto
+from hybridserve.workers.service.engine_client import EngineClient
+from hybridserve.workers.service.kv_publisher import KVEventPublisher
+
+
+class WorkerServicer(worker_pb2_grpc.WorkerServicer):
+    """Typed errors become gRPC statuses here, once. A cancelled call (client gone, deadline)
+    closes the engine stream, which aborts the request and frees its slots."""
+
+    def __init__(self, client: EngineClient, publisher: KVEventPublisher) -> None:
+        self.client = client
+        self.publisher = publisher
+
+    async def Generate(
+        self, request: worker_pb2.WorkerGenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[worker_pb2.WorkerGenerateResponse]:
+        try:
+            if not self.client.healthy:
+                raise WorkerUnavailableError("this worker group has failed")
+            params = sampling_from_proto(request.sampling)
+            rid = request.request_id or uuid.uuid4().hex
+            prompt = list(request.prompt_token_ids)
+            usage = common_pb2.Usage(prompt_tokens=len(prompt))
+            finished, first = 0, True
+            stream = self.client.generate(prompt, params, rid)
+            async with contextlib.aclosing(stream):
+                async for delta in stream:
+                    if getattr(delta, "error", None):
+                        raise WorkerUnavailableError(f"worker group failed: {delta.error}")
+                    if delta.index == 0:
+                        usage.cached_tokens = delta.cached_tokens
+                    usage.completion_tokens += len(delta.token_ids)
+                    response = worker_pb2.WorkerGenerateResponse(deltas=[delta_to_proto(delta)])
+                    if first:
+                        response.cached_tokens, first = delta.cached_tokens, False
+                    if delta.finish_reason is not None:
+                        usage.computed_tokens += delta.computed_tokens
+                        finished += 1
+                        if finished == params.n:
+                            response.usage.CopyFrom(usage)
+                    yield response
+        except HybridServeError as exc:
+            await context.abort(status_code(exc), str(exc))
+
+    async def Abort(
+        self, request: worker_pb2.AbortRequest, context: grpc.aio.ServicerContext
+    ) -> worker_pb2.AbortResponse:
+        result = self.client.abort(request.request_id)
+        found = await asyncio.wrap_future(result) if isinstance(result, Future) else True
+        return worker_pb2.AbortResponse(found=bool(found) if found is not None else True)
+
+    async def GetLoad(
+        self, request: worker_pb2.GetLoadRequest, context: grpc.aio.ServicerContext
+    ) -> common_pb2.Load:
+        return common_pb2.Load(**(await self.client.load())._asdict())
+
+    async def GetInfo(
+        self, request: worker_pb2.GetInfoRequest, context: grpc.aio.ServicerContext
+    ) -> worker_pb2.WorkerInfo:
+        info = self.client.info
+        return worker_pb2.WorkerInfo(
+            model=info.model,
+            max_model_len=info.max_model_len,
+            vocab_size=info.vocab_size,
+            page_size=info.page_size,
+            block_size=info.block_size,
+            kv_events_endpoint=self.publisher.endpoint,
+            publisher_epoch=self.publisher.epoch,
+        )
+
+    async def GetKVSnapshot(
+        self, request: worker_pb2.GetKVSnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> worker_pb2.KVSnapshot:
+        sequence, events = await self.publisher.snapshot()
+        return worker_pb2.KVSnapshot(
+            sequence=sequence,
+            epoch=self.publisher.epoch,
+            events=kv_wire.pack_events(events),
+            block_size=self.client.info.block_size,
+        )
