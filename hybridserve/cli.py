@@ -77,6 +77,25 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import runpy
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "bench"
+    script = folder / f"{args.name}.py"
+    if not script.exists():
+        found = sorted(p.stem for p in folder.glob("*.py")) if folder.is_dir() else []
+        print(
+            f"hybridserve bench: no benchmark {args.name!r}; found {found or 'none'} "
+            "(benchmarks run from a source checkout)",
+            file=sys.stderr,
+        )
+        return 2
+    sys.argv = [str(script), *args.args]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def _serving_flags(p: argparse.ArgumentParser, port: int) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--port", type=int, default=port, help="HTTP port of the OpenAI API")
@@ -124,13 +143,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--router-port", type=int, default=0, help="gRPC port of the router (0: free)")
     up.add_argument(
+        "--router-metrics-port",
+        type=int,
+        default=0,
+        help="HTTP port of the router's Prometheus /metrics (0: off)",
+    )
+    up.add_argument(
+        "--worker-metrics-port",
+        type=int,
+        default=0,
+        help="HTTP port of worker group 0's Prometheus /metrics; group i on PORT+i (0: off)",
+    )
+    up.add_argument(
         "--ray-address", default=None, help="join this Ray cluster instead of starting a local one"
     )
     up.set_defaults(func=_up)
 
     worker = sub.add_parser("worker", help="one worker group serving the Worker gRPC service")
     add_engine_arguments(worker)
-    worker.add_argument("--port", type=int, default=50061, help="Worker gRPC port on rank 0")
+    worker.add_argument(
+        "--port",
+        type=int,
+        default=50061,
+        help="Worker gRPC port of each group's rank 0 (on its own node)",
+    )
+    worker.add_argument(
+        "--groups", type=int, default=1, help="worker groups to start (Kubernetes: one per GPU pod)"
+    )
+    worker.add_argument(
+        "--metrics-port", type=int, default=0, help="HTTP port of Prometheus /metrics (0: off)"
+    )
     worker.add_argument("--ray-address", default=None, help="Ray cluster to join (default: local)")
     worker.set_defaults(func=_worker)
 
@@ -161,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     gen.add_argument("--sample-seed", type=int, default=None, help="per-request sampling seed")
     gen.set_defaults(func=_generate)
+
+    bench = sub.add_parser("bench", help="run bench/NAME.py with the arguments that follow")
+    bench.add_argument("name", help="benchmark script name, e.g. kernels, engine, tp_check")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="its own arguments (see --help)")
+    bench.set_defaults(func=_bench)
     return parser
 
 

@@ -33,6 +33,12 @@ def add_router_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--balance-rel", type=float, default=1.5, help="cache_aware: load window, relative"
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="HTTP port of the router's Prometheus /metrics, on --address's host (0: off)",
+    )
     parser.add_argument("--health-interval", type=float, default=1.0, help="seconds")
     parser.add_argument("--seed", type=int, default=None, help="policy random seed")
 
@@ -52,12 +58,20 @@ def router_config(args: argparse.Namespace) -> RouterConfig:
         policy_options=options,
         groups=tuple(args.worker),
         health_interval_s=args.health_interval,
+        metrics_address=metrics_address(args.address, args.metrics_port),
     )
+
+
+def metrics_address(grpc_address: str, port: int) -> str | None:
+    """The metrics endpoint on the gRPC address's host; port 0 means not served."""
+    return f"{grpc_address.rsplit(':', 1)[0]}:{port}" if port else None
 
 
 async def run_router(config: RouterConfig) -> None:
     """Serve until cancelled (Ctrl-C), then stop cleanly."""
     server = await RouterServer(config).start()
+    if server.metrics_url:
+        print(f"hybridserve: router metrics at {server.metrics_url}", flush=True)
     try:
         await server.server.wait_for_termination()
     finally:

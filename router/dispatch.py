@@ -8,12 +8,14 @@ request and frees its slots.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
 
 from hybridserve.errors import WorkerUnavailableError
+from hybridserve.metrics import RouterMetrics
 from hybridserve.router.groups import GroupRegistry, WorkerGroup
 from hybridserve.router.policies import BasePolicy, Candidate
 from hybridserve.v1 import worker_pb2
@@ -29,9 +31,14 @@ class Route:
 
 
 class Dispatcher:
-    def __init__(self, registry: GroupRegistry, policy: BasePolicy) -> None:
+    """Records each decision, retry, upstream error and reported cache hit in `metrics`."""
+
+    def __init__(
+        self, registry: GroupRegistry, policy: BasePolicy, metrics: RouterMetrics | None = None
+    ) -> None:
         self.registry = registry
         self.policy = policy
+        self.metrics = metrics
 
     def route(self, model: str, prompt: list[int], exclude: set[str]) -> Route:
         groups = self.registry.candidates(model, exclude)
@@ -48,7 +55,13 @@ class Dispatcher:
             )
             for g in groups
         ]
+        started = time.perf_counter()
         choice = self.policy.select(len(prompt), candidates)
+        if self.metrics is not None:
+            seconds = time.perf_counter() - started
+            self.metrics.observe_decision(
+                self.policy.name, choice.group_id, seconds, choice.cached_tokens
+            )
         return Route(self.registry.groups[choice.group_id], choice.cached_tokens)
 
     async def generate(
@@ -72,6 +85,10 @@ class Dispatcher:
                     if not started:
                         started = True
                         load.pending_prefill_tokens -= uncached
+                        if self.metrics is not None:
+                            self.metrics.observe_reported_hit(
+                                route.group.id, response.cached_tokens
+                            )
                     tokens = sum(len(d.token_ids) for d in response.deltas)
                     generated += tokens
                     load.active_tokens += tokens
@@ -80,9 +97,13 @@ class Dispatcher:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAVAILABLE:
                     self.registry.mark_failed(route.group)
+                if self.metrics is not None:
+                    self.metrics.observe_upstream_error(route.group.id, exc.code().name)
                 retry = attempt < MAX_ATTEMPTS and exc.code() in RETRYABLE
                 if started or not retry or not self.registry.candidates(model, tried):
                     raise  # with no other group to try, the group's own status stands
+                if self.metrics is not None:
+                    self.metrics.observe_retry(route.group.id)
             finally:
                 call.cancel()  # a no-op once finished; otherwise the group aborts the request
                 load.in_flight -= 1

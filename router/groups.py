@@ -13,6 +13,7 @@ import zmq.asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hybridserve.errors import ConfigError
+from hybridserve.metrics import RouterMetrics
 from hybridserve.router.kv_events import KVEventSubscriber
 from hybridserve.router.prefix_index import PrefixIndex
 from hybridserve.v1 import kv_wire, worker_pb2, worker_pb2_grpc
@@ -54,8 +55,14 @@ class WorkerGroup:
 class GroupRegistry:
     """Groups by id, one prefix index per model. Used from the router's event loop only."""
 
-    def __init__(self, health_interval_s: float = 1.0, health_timeout_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        health_interval_s: float = 1.0,
+        health_timeout_s: float = 1.0,
+        metrics: RouterMetrics | None = None,
+    ) -> None:
         self.groups: dict[str, WorkerGroup] = {}
+        self.metrics = metrics
         self.indexes: dict[str, PrefixIndex] = {}
         self.health_interval_s = health_interval_s
         self.health_timeout_s = health_timeout_s
@@ -143,4 +150,6 @@ class GroupRegistry:
         while True:
             started = time.monotonic()
             await asyncio.gather(*(self.check(g) for g in list(self.groups.values())))
+            if self.metrics is not None:
+                self.metrics.set_healthy_groups(sum(g.healthy for g in self.groups.values()))
             await asyncio.sleep(max(0.0, self.health_interval_s - (time.monotonic() - started)))

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from prometheus_client import CollectorRegistry
 
+from hybridserve.metrics import MetricsHttpServer, RouterMetrics
 from hybridserve.router.dispatch import Dispatcher
 from hybridserve.router.groups import GroupRegistry, WorkerGroup
 from hybridserve.router.policies import create_policy
@@ -21,13 +23,16 @@ ROUTER_SERVICE = router_pb2.DESCRIPTOR.services_by_name["Router"].full_name
 class RouterConfig:
     """`policy_options` go to the policy's constructor (cache_aware: prefill_weight,
     decode_weight, balance_abs, balance_rel; any: seed). `groups` are Worker addresses
-    registered at start; more can be added and removed at run time."""
+    registered at start; more can be added and removed at run time. `metrics_address`
+    ("host:port", port 0: a free one) serves the router's Prometheus metrics; None: not served
+    (they are still recorded)."""
 
     address: str = "127.0.0.1:0"
     policy: str = "cache_aware"
     policy_options: dict[str, Any] = field(default_factory=dict)
     groups: tuple[str, ...] = ()
     health_interval_s: float = 1.0
+    metrics_address: str | None = None
 
 
 class RouterServer:
@@ -35,15 +40,23 @@ class RouterServer:
 
     def __init__(self, config: RouterConfig) -> None:
         self.config = config
-        self.registry = GroupRegistry(config.health_interval_s)
+        self.metrics_registry = CollectorRegistry()  # per server: no global-registry clashes
+        self.metrics = RouterMetrics(self.metrics_registry)
+        self.registry = GroupRegistry(config.health_interval_s, metrics=self.metrics)
         self.policy = create_policy(config.policy, **config.policy_options)
-        self.dispatcher = Dispatcher(self.registry, self.policy)
+        self.dispatcher = Dispatcher(self.registry, self.policy, self.metrics)
         self.server = grpc.aio.server()
         router_pb2_grpc.add_RouterServicer_to_server(
             RouterServicer(self.registry, self.dispatcher), self.server
         )
         self.standard = StandardServices(self.server, [ROUTER_SERVICE])
         self.address = ""
+        self.metrics_server: MetricsHttpServer | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        """http://host:port/metrics once started with a `metrics_address`, else ""."""
+        return self.metrics_server.url if self.metrics_server is not None else ""
 
     async def start(self) -> RouterServer:
         for address in self.config.groups:
@@ -53,6 +66,10 @@ class RouterServer:
         self.address = f"{self.config.address.rsplit(':', 1)[0]}:{port}"
         await self.server.start()
         await self.standard.set_serving(True)
+        if self.config.metrics_address is not None:
+            self.metrics_server = MetricsHttpServer(
+                self.metrics_registry, self.config.metrics_address
+            ).start()
         return self
 
     async def add_group(self, address: str, group_id: str | None = None) -> WorkerGroup:
@@ -65,3 +82,6 @@ class RouterServer:
         await self.standard.set_serving(False)
         await self.server.stop(grace)
         await self.registry.close()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+            self.metrics_server = None

@@ -36,7 +36,8 @@ class WorkerGroup:
         self.actors: list[Any] = []
         self._runs: list[Any] = []
         self.address = ""  # rank 0's Worker service, once `serve()` ran
-        self._port = 0
+        self.metrics_url = ""  # rank 0's Prometheus endpoint, when served
+        self._ports: tuple[int, int | None] = (0, None)
         self._spawn()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -55,11 +56,14 @@ class WorkerGroup:
         ray.get([a.setup.remote(control, model) for a in self.actors])
         self._runs = [a.run.remote() for a in self.actors]
 
-    def serve(self, port: int = 0) -> str:
-        """Start rank 0's Worker gRPC service (for the router) on `port` (0: a free one);
-        returns its host:port. A restart serves again on the same port."""
-        self._port = port
+    def serve(self, port: int = 0, metrics_port: int | None = None) -> str:
+        """Start rank 0's Worker gRPC service (for the router) on `port` (0: a free one) and,
+        with `metrics_port`, its Prometheus /metrics; returns the Worker host:port. A restart
+        serves both again on the same ports."""
+        self._ports = (port, metrics_port)
         self.address = ray.get(self.actors[0].serve.remote(port))
+        if metrics_port is not None:
+            self.metrics_url = ray.get(self.actors[0].serve_metrics.remote(metrics_port))
         return self.address
 
     def healthy(self, timeout_s: float = 5.0) -> bool:
@@ -79,7 +83,7 @@ class WorkerGroup:
         self._kill()
         self._spawn()
         if serving:
-            self.serve(self._port)
+            self.serve(*self._ports)
 
     def shutdown(self) -> None:
         try:

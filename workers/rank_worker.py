@@ -100,6 +100,15 @@ class RankWorker:
         self.server = future.result(timeout=30)  # held: a dropped grpc.aio server stops serving
         return self.server.address
 
+    def serve_metrics(self, port: int = 0) -> str:
+        """Serve the group's Prometheus metrics over HTTP on `port` (0: a free one) after
+        `serve()`; returns the /metrics URL."""
+        from hybridserve.workers.server import WorkerServer
+
+        if not isinstance(self.server, WorkerServer):
+            raise RuntimeError("serve_metrics needs the Worker service: call serve() first")
+        return self.server.serve_metrics(f"{_node_ip()}:{port}")
+
     def submit(self, prompt_ids: list[int], params: SamplingParams, rid: str) -> str:
         return self._front().loop.command("add_request", prompt_ids, params, rid).result()
 

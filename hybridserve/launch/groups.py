@@ -16,15 +16,17 @@ def connect_ray(address: str | None, num_cpus: int) -> None:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
 
 
-def start_groups(options: dict[str, Any], count: int, port: int = 0) -> list[Any]:
-    """`count` serving worker groups (the first on `port`, 0: free ports); their Worker
-    addresses are `group.address`."""
+def start_groups(
+    options: dict[str, Any], ports: list[int], metrics_ports: list[int | None]
+) -> list[Any]:
+    """One serving worker group per entry of `ports` (0: a free port), each with Prometheus
+    metrics on its `metrics_ports` entry (None: not served)."""
     from hybridserve.workers.engine.engine_config import EngineConfig
     from hybridserve.workers.group import WorkerGroup
 
     groups = []
-    for i in range(count):
+    for port, metrics_port in zip(ports, metrics_ports):
         group = WorkerGroup(EngineConfig(**options))
-        group.serve(port if i == 0 else 0)
+        group.serve(port, metrics_port)
         groups.append(group)
     return groups

@@ -16,19 +16,24 @@ from hybridserve.launch.groups import connect_ray, start_groups
 def run_up(args: argparse.Namespace) -> int:
     import ray
 
+    from hybridserve.router.cli_args import metrics_address
     from hybridserve.router.gateway.config import GatewayConfig
     from hybridserve.router.gateway.server import run_gateway
     from hybridserve.router.server import RouterConfig, RouterServer
 
     options = engine_options(args)
     connect_ray(args.ray_address, num_cpus=max(2, args.groups * args.tp))
-    groups = start_groups(options, args.groups)
+    port = args.worker_metrics_port  # group i on port + i; 0: not served
+    metrics_ports = [port + i if port else None for i in range(args.groups)]
+    groups = start_groups(options, [0] * args.groups, metrics_ports)
+    worker_metrics = [g.metrics_url for g in groups if g.metrics_url]
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, name="router", daemon=True).start()
     config = RouterConfig(
         address=f"{args.host}:{args.router_port}",
         policy=args.policy,
         groups=tuple(g.address for g in groups),
+        metrics_address=metrics_address(args.host, args.router_metrics_port),
     )
 
     async def start_router() -> RouterServer:  # grpc.aio servers are made on their own loop
@@ -41,6 +46,9 @@ def run_up(args: argparse.Namespace) -> int:
         flush=True,
     )
     print(f"hybridserve: router (gRPC) at {router.address}", flush=True)
+    for url in [*worker_metrics, router.metrics_url, f"http://{args.host}:{args.port}/metrics"]:
+        if url:
+            print(f"hybridserve: Prometheus metrics at {url}", flush=True)
     print(f"hybridserve: OpenAI API at http://{args.host}:{args.port}/v1", flush=True)
     try:
         run_gateway(

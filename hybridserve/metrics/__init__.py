@@ -11,6 +11,7 @@ from hybridserve.metrics.buckets import (
 )
 from hybridserve.metrics.exposition import exposition_registry, multiproc_dir, render
 from hybridserve.metrics.gateway import GATEWAY_SPECS, GatewayMetrics
+from hybridserve.metrics.http_server import MetricsHttpServer
 from hybridserve.metrics.router import ROUTER_SPECS, RouterMetrics
 from hybridserve.metrics.spec import MetricSpec
 from hybridserve.metrics.worker import WORKER_SPECS, StatsLike, WorkerMetrics
@@ -35,6 +36,7 @@ __all__ = [
     "WORKER_SPECS",
     "GatewayMetrics",
     "MetricSpec",
+    "MetricsHttpServer",
     "RouterMetrics",
     "StatsLike",
     "WorkerMetrics",

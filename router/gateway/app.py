@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from hybridserve.errors import HybridServeError
+from hybridserve.metrics import GatewayMetrics, render
 from hybridserve.router.gateway.config import GatewayConfig
 from hybridserve.router.gateway.errors import http_error
 from hybridserve.router.gateway.metrics import MetricsMiddleware
@@ -47,7 +48,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
             await app.state.router_client.close()
 
     app = FastAPI(title="hybridserve", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.add_middleware(MetricsMiddleware)
+    registry = CollectorRegistry()  # per app: several gateways may share one test process
+    app.add_middleware(MetricsMiddleware, metrics=GatewayMetrics(registry))
     for cls in (HybridServeError, ValidationError, Exception):
         app.add_exception_handler(cls, _typed_error)
     app.add_exception_handler(HTTPException, _http_exception)
@@ -67,6 +69,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = render(registry)
+        return Response(body, media_type=content_type)
 
     return app

@@ -1,29 +1,21 @@
-"""Prometheus request metrics of the gateway (default registry), recorded by an ASGI middleware."""
+"""The gateway's ASGI middleware that records every HTTP request into GatewayMetrics."""
 
 from __future__ import annotations
 
 import time
 
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Module-level: the default registry accepts each name once per process.
-REQUESTS = Counter(
-    "hybridserve_gateway_requests_total", "HTTP requests by route and status", ["route", "status"]
-)
-LATENCY = Histogram(
-    "hybridserve_gateway_request_duration_seconds",
-    "HTTP request time until the last body byte (whole stream), by route",
-    ["route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
-)
+from hybridserve.metrics import GatewayMetrics
 
 
 class MetricsMiddleware:
-    """Counts every HTTP request by its route template (unknown paths: "other") and status."""
+    """Counts every HTTP request by its route template (unknown paths: "other") and status, and
+    times it until the last body byte."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,5 +34,4 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", "other")
-            REQUESTS.labels(route, str(status)).inc()
-            LATENCY.labels(route).observe(time.perf_counter() - start)
+            self.metrics.observe_request(route, status, time.perf_counter() - start)

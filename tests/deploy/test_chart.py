@@ -83,7 +83,7 @@ def test_probes_point_at_real_endpoints() -> None:
     }
     router = deployments["router"]["spec"]["template"]["spec"]["containers"][0]
     grpc_port = container_port(deployments["router"], "grpc")
-    assert f"--port={grpc_port}" in router["args"]
+    assert f"--address=0.0.0.0:{grpc_port}" in router["args"]  # the port the router serves
     for probe in (router["readinessProbe"], router["livenessProbe"]):
         assert probe["grpc"]["port"] == grpc_port
     gateway = deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]

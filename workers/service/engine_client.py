@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hybridserve.v1 import kv_wire as wire
-from hybridserve.workers.engine import AsyncEngine, SamplingParams, TokenDelta
+from hybridserve.workers.engine import AsyncEngine, EngineStats, SamplingParams, TokenDelta
 from hybridserve.workers.service.kv_state import WireEventBuilder
 
 
@@ -28,7 +28,8 @@ class EngineClient(Protocol):
     leaving its iteration early must abort the request and free its slots. A final delta may
     carry `error` (the group failed). The KV methods run on the engine's own thread so they see
     a consistent cache: `drain_kv_events` returns the wire events since the last drain;
-    `kv_snapshot` returns (pending events, then a full snapshot) taken at one instant.
+    `kv_snapshot` returns (pending events, then a full snapshot) taken at one instant; `stats`
+    returns the engine's counters (for the metrics layer).
     """
 
     info: EngineInfo
@@ -43,6 +44,8 @@ class EngineClient(Protocol):
     def healthy(self) -> bool: ...
 
     async def load(self) -> wire.LoadReport: ...
+
+    async def stats(self) -> EngineStats: ...
 
     async def drain_kv_events(self) -> list[wire.WireEvent]: ...
 
@@ -78,6 +81,9 @@ class LocalEngineClient:
 
     async def load(self) -> wire.LoadReport:
         return await self._on_engine(self._load)
+
+    async def stats(self) -> EngineStats:
+        return await self._on_engine(self.engine.engine.stats)
 
     async def drain_kv_events(self) -> list[wire.WireEvent]:
         return await self._on_engine(self._drain)

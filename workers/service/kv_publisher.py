@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 
 import zmq
 
 from hybridserve.v1 import kv_wire as wire
+from hybridserve.workers.engine.stats import EngineStats
 from hybridserve.workers.service.engine_client import EngineClient
 
 logger = logging.getLogger(__name__)
@@ -18,7 +20,8 @@ logger = logging.getLogger(__name__)
 class KVEventPublisher:
     """Drains the engine's KV events every `interval_s` and sends them as one message; every
     `load_interval_s` the message also carries a load report (sent even without events, so a
-    subscriber notices a gap soon). `snapshot()` answers a resync at a known sequence.
+    subscriber notices a gap soon), and the engine's stats go to `on_stats` when set (the
+    worker's Prometheus metrics). `snapshot()` answers a resync at a known sequence.
 
     Runs on one asyncio loop; `_lock` keeps drain -> number -> send atomic, so sequence numbers
     follow the engine's event order.
@@ -43,6 +46,7 @@ class KVEventPublisher:
         self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._lock: asyncio.Lock | None = None
         self._task: asyncio.Task | None = None
+        self.on_stats: Callable[[EngineStats], None] | None = None
 
     def start(self) -> None:
         self._lock = asyncio.Lock()
@@ -82,6 +86,8 @@ class KVEventPublisher:
                 next_load = loop.time() + self.load_interval_s
             try:
                 await self.flush(with_load=due)
+                if due and self.on_stats is not None:
+                    self.on_stats(await self.client.stats())
             except Exception:  # a failed engine shows in health; retry after a load interval
                 logger.exception("KV publisher: drain failed")
                 await asyncio.sleep(self.load_interval_s)

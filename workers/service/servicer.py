@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
@@ -11,6 +12,7 @@ from concurrent.futures import Future
 import grpc
 
 from hybridserve.errors import HybridServeError, WorkerUnavailableError
+from hybridserve.metrics import WorkerMetrics
 from hybridserve.v1 import common_pb2, kv_wire, worker_pb2, worker_pb2_grpc
 from hybridserve.v1.status import status_code
 from hybridserve.workers.service.convert import delta_to_proto, sampling_from_proto
@@ -20,11 +22,18 @@ from hybridserve.workers.service.kv_publisher import KVEventPublisher
 
 class WorkerServicer(worker_pb2_grpc.WorkerServicer):
     """Typed errors become gRPC statuses here, once. A cancelled call (client gone, deadline)
-    closes the engine stream, which aborts the request and frees its slots."""
+    closes the engine stream, which aborts the request and frees its slots. With `metrics`, each
+    request's time to first token, inter-token gaps and end-to-end time are recorded."""
 
-    def __init__(self, client: EngineClient, publisher: KVEventPublisher) -> None:
+    def __init__(
+        self,
+        client: EngineClient,
+        publisher: KVEventPublisher,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
         self.client = client
         self.publisher = publisher
+        self.metrics = metrics
 
     async def Generate(
         self, request: worker_pb2.WorkerGenerateRequest, context: grpc.aio.ServicerContext
@@ -37,11 +46,13 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             prompt = list(request.prompt_token_ids)
             usage = common_pb2.Usage(prompt_tokens=len(prompt))
             finished, first = 0, True
+            timer = _RequestTimer(self.metrics)
             stream = self.client.generate(prompt, params, rid)
             async with contextlib.aclosing(stream):
                 async for delta in stream:
                     if getattr(delta, "error", None):
                         raise WorkerUnavailableError(f"worker group failed: {delta.error}")
+                    timer.tokens(delta.index, len(delta.token_ids))
                     if delta.index == 0:
                         usage.cached_tokens = delta.cached_tokens
                     usage.completion_tokens += len(delta.token_ids)
@@ -53,6 +64,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
                         finished += 1
                         if finished == params.n:
                             response.usage.CopyFrom(usage)
+                            timer.finished()
                     yield response
         except HybridServeError as exc:
             await context.abort(status_code(exc), str(exc))
@@ -93,3 +105,29 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             events=kv_wire.pack_events(events),
             block_size=self.client.info.block_size,
         )
+
+
+class _RequestTimer:
+    """One request's latencies, from its arrival: the first token of any sample (TTFT), the gap
+    before each later token of a sample (spread evenly over a multi-token delta), the finish."""
+
+    def __init__(self, metrics: WorkerMetrics | None) -> None:
+        self.metrics = metrics
+        self.start = time.perf_counter()
+        self.last: dict[int, float] = {}  # sample index -> time of its last token
+
+    def tokens(self, index: int, count: int) -> None:
+        if self.metrics is None or count == 0:
+            return
+        now = time.perf_counter()
+        if not self.last:
+            self.metrics.observe_first_token(now - self.start)
+        elif index in self.last:
+            gap = (now - self.last[index]) / count
+            for _ in range(count):
+                self.metrics.observe_inter_token(gap)
+        self.last[index] = now
+
+    def finished(self) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_finished(time.perf_counter() - self.start)

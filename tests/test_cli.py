@@ -1,0 +1,61 @@
+"""The `hybridserve` command line: subcommands, SGLang-named flags, torch-free --help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hybridserve.cli import build_parser, main
+
+
+def test_help_lists_every_subcommand_and_stays_torch_free():
+    code = (
+        "import sys; from hybridserve.cli import build_parser; build_parser(); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    text = build_parser().format_help()
+    for command in ("up", "worker", "router", "gateway", "generate", "bench"):
+        assert command in text
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--model-path",
+        "--tp",
+        "--port",
+        "--host",
+        "--max-running-requests",
+        "--chunked-prefill-size",
+        "--groups",
+        "--policy",
+        "--mem-fraction-static",
+        "--load-format",
+        "--api-key",
+        "--reasoning-parser",
+        "--tool-call-parser",
+    ],
+)
+def test_up_has_the_sglang_named_flags(flag):
+    up = build_parser()._subparsers._group_actions[0].choices["up"]
+    assert flag in up.format_help()
+
+
+def test_up_defaults_are_the_embedded_cluster():
+    args = build_parser().parse_args(["up"])
+    assert (args.model_path, args.host, args.port, args.groups, args.tp) == (
+        "tiny",
+        "127.0.0.1",
+        8000,
+        1,
+        1,
+    )
+
+
+def test_unknown_benchmark_is_a_clear_error(capsys):
+    assert main(["bench", "no-such-bench"]) == 2
+    assert "no benchmark 'no-such-bench'" in capsys.readouterr().err
