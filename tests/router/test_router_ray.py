@@ -18,13 +18,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def groups():
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+def groups(ray_cluster):
     started = start_groups({"model": "tiny", "cache_bytes": 32 << 20}, [0, 0], [None, None])
     yield started
     for group in started:
         group.shutdown()
-    ray.shutdown()
 
 
 def _request(prompt: list[int]) -> router_pb2.GenerateRequest:
