@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hybridserve.kernels import ref
+from hybridserve import kernels
 from hybridserve.workers.distributed import ParallelContext, head_range
 from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
@@ -47,7 +47,7 @@ class Attention(nn.Module):
         k_cache, v_cache = caches.kv[self.cache_index]  # [slots, kv_heads, head_dim] each
         k_cache[batch.out_cache_loc] = self.k_proj(x).view(T, self.num_kv_heads, self.head_dim)
         v_cache[batch.out_cache_loc] = self.v_proj(x).view(T, self.num_kv_heads, self.head_dim)
-        o = ref.attention_varlen(
+        o = kernels.attention_varlen(
             q, k_cache, v_cache, batch.cu_q, batch.kv_indices, batch.kv_indptr, self.scale
         )
         return self.o_proj(o.reshape(T, self.num_heads * self.head_dim))

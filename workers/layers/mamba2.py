@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridserve import kernels
 from hybridserve.kernels import ref
 from hybridserve.workers.distributed import ParallelContext, head_range
 from hybridserve.workers.distributed.shard import Shard
@@ -110,7 +111,7 @@ class Mamba2Mixer(nn.Module):
         slots: torch.Tensor,
     ) -> torch.Tensor:
         w = self.conv1d.weight[:, 0, :]
-        act, conv[slots] = ref.conv1d_update(xbc, conv[slots], w, self.conv1d.bias)
+        act = kernels.conv1d_update_slots(xbc, conv, w, self.conv1d.bias, slots)
         xs, B, C = self._split_xbc(act)
         state = ssm[slots]
         y = ref.selective_state_update(state, xs, dt, A, B, C, self.D)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hybridserve import kernels
 from hybridserve.errors import ConfigError
 from hybridserve.kernels import ref
 from hybridserve.workers.distributed import ParallelContext, split_range
@@ -94,7 +95,7 @@ class MoE(nn.Module):
             c.norm_topk_prob,
             c.routed_scaling_factor,
         )
-        out = ref.moe_experts(
+        out = kernels.moe_experts(
             x, self.experts.up_proj, self.experts.down_proj, weights, ids, self.experts.first_expert
         ).to(x.dtype)
         if self.shared_experts is not None:

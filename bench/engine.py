@@ -1,0 +1,307 @@
+"""Offline engine benchmark: decode step time and prefill time against the memory roofline.
+
+    python3 bench/engine.py --model nemotron-3-nano-30b-a3b --load-format dummy --dtype bfloat16 \
+        --batch 1,8,64 --input-len 1024 --output-len 32 [--baseline transformers]
+
+Runs the real `LLM` / `Engine` in this process (eager: no CUDA graphs yet). Per batch size B it
+prefills B random prompts of --input-len tokens (distinct, so no prefix-cache hits), then times
+every engine step that decodes all B sequences (host clock around `Engine.step`, which ends in a
+device-to-host copy of the sampled tokens); the median after --skip warm-up steps is the step time.
+Prefill: one fresh prompt of --input-len tokens, first token included, after one warm-up prompt.
+
+Roofline: the bytes a step must read, from the config (every non-expert weight, the lm_head, the
+expected number of distinct routed experts touched by B tokens drawn uniformly, KV of the context
+and the Mamba state read + written), over the device copy rate measured in the same run; FLOPs
+(2 per active parameter and token) over the measured bf16 matmul rate; the larger time is the
+floor. `--baseline transformers` then runs transformers' NemotronHForCausalLM (random weights, the
+same config and dtype) through `generate` on the same shapes, up to --baseline-max-batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+from hybridserve.workers.engine import LLM, SamplingParams
+from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
+from hybridserve.workers.models.loader import resolve_config
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_time(fn, device: torch.device, reps: int = 10) -> float:
+    fn()
+    sync(device)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def copy_bandwidth(device: torch.device, nbytes: int = 1 << 30) -> float:
+    """Device-to-device copy rate in bytes/s, counting bytes read plus bytes written."""
+    src = torch.randn(nbytes // 2, dtype=torch.bfloat16, device=device)
+    dst = torch.empty_like(src)
+    seconds = best_time(lambda: dst.copy_(src), device)
+    return 2 * nbytes / seconds
+
+
+def matmul_rate(device: torch.device, dtype: torch.dtype, n: int = 8192) -> float:
+    n = n if device.type == "cuda" else 1024
+    a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
+    return 2 * n**3 / best_time(lambda: a @ b, device)
+
+
+@dataclass(frozen=True)
+class StepCost:
+    bytes: float  # the fewest bytes one step must move through device memory
+    flops: float
+
+    def seconds(self, bandwidth: float, flop_rate: float) -> float:
+        return max(self.bytes / bandwidth, self.flops / flop_rate)
+
+
+def expected_experts(c: ModelConfig, tokens: int) -> float:
+    """Distinct routed experts per MoE layer hit by `tokens` tokens, experts drawn uniformly."""
+    e, k = c.n_routed_experts, c.num_experts_per_tok
+    return e * (1.0 - (1.0 - k / e) ** tokens)
+
+
+def step_cost(c: ModelConfig, batch: int, ctx: int, new_tokens: int, wbytes: int) -> StepCost:
+    """One forward of `batch` sequences adding `new_tokens` tokens in all, `ctx` tokens each."""
+    h, d = c.hidden_size, c.head_dim
+    attn = h * (c.num_attention_heads + 2 * c.num_key_value_heads) * d
+    attn += c.num_attention_heads * d * h
+    mamba = h * c.mamba_in_proj_dim + c.mamba_d_inner * h
+    mamba += c.mamba_conv_dim * (c.conv_kernel + 1) + c.mamba_d_inner + 3 * c.mamba_num_heads
+    expert = 2 * h * c.moe_intermediate_size
+    shared = 2 * h * c.moe_shared_expert_intermediate_size if c.n_shared_experts else 0
+    n_layers = {t: c.layer_types.count(t) for t in (MAMBA, ATTENTION, MOE, MLP)}
+    dense = (
+        n_layers[MAMBA] * mamba
+        + n_layers[ATTENTION] * attn
+        + n_layers[MOE] * (shared + c.n_routed_experts * h)
+        + n_layers[MLP] * 2 * h * c.intermediate_size
+        + (c.num_layers + 1) * h
+        + c.vocab_size * h  # lm_head (logits of one row a sequence)
+    )
+    touched = n_layers[MOE] * expected_experts(c, new_tokens) * expert
+    kv = n_layers[ATTENTION] * batch * (ctx + 1) * 2 * c.num_key_value_heads * d * wbytes
+    ssm_bytes = 4 if c.mamba_ssm_cache_dtype == "float32" else 2
+    ssm = c.mamba_num_heads * c.mamba_head_dim * c.ssm_state_size * ssm_bytes
+    conv = c.mamba_conv_dim * (c.conv_kernel - 1) * wbytes
+    state = n_layers[MAMBA] * batch * 2 * (ssm + conv)
+    active = dense - c.vocab_size * h + n_layers[MOE] * c.num_experts_per_tok * expert
+    flops = 2 * new_tokens * active + 2 * batch * c.vocab_size * h
+    return StepCost((dense + touched) * wbytes + kv + state, flops)
+
+
+def random_prompts(n: int, length: int, vocab: int, gen: torch.Generator) -> list[list[int]]:
+    return torch.randint(3, vocab, (n, length), generator=gen).tolist()
+
+
+@dataclass
+class DecodeResult:
+    batch: int
+    step_s: float
+    steps: int
+    prefill_s: float  # wall time to get every request of the batch through prefill
+
+
+def run_decode(llm: LLM, prompts: list[list[int]], output_len: int, skip: int) -> DecodeResult:
+    engine = llm.engine
+    params = SamplingParams(temperature=0.0, max_tokens=output_len, ignore_eos=True)
+    for p in prompts:
+        engine.add_request(p, params)
+    b, times, started = len(prompts), [], time.perf_counter()
+    prefill_s = float("nan")
+    while engine.has_work():
+        before = engine.stats().computed_tokens
+        t0 = time.perf_counter()
+        deltas = engine.step()
+        dt = time.perf_counter() - t0
+        if len(deltas) == b and engine.stats().computed_tokens - before == b:
+            if prefill_s != prefill_s:  # the first pure decode step: every prompt is in
+                prefill_s = t0 - started
+            times.append(dt)
+    kept = times[skip:] or times
+    return DecodeResult(b, statistics.median(kept), len(kept), prefill_s)
+
+
+def run_prefill(llm: LLM, prompt: list[int], device: torch.device) -> float:
+    params = SamplingParams(temperature=0.0, max_tokens=1, ignore_eos=True)
+    sync(device)
+    start = time.perf_counter()
+    llm.generate([prompt], params)
+    sync(device)
+    return time.perf_counter() - start
+
+
+def transformers_baseline(args, batches: list[int], device: torch.device, dtype: torch.dtype):
+    """Yields (batch, decode step s, prefill s) of transformers' generate on the same shapes."""
+    from transformers import NemotronHConfig, NemotronHForCausalLM
+
+    from hybridserve.workers.models.presets import PRESETS
+
+    with torch.device(device):
+        model = NemotronHForCausalLM._from_config(
+            NemotronHConfig(**PRESETS[args.model]), dtype=dtype
+        )
+    model.eval()
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    for b in batches:
+        ids = torch.tensor(random_prompts(b, args.input_len, args.vocab, gen), device=device)
+
+        def generate(n: int, ids: torch.Tensor = ids) -> float:
+            sync(device)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
+            sync(device)
+            return time.perf_counter() - start
+
+        generate(2)  # warm-up
+        first = min(generate(1), generate(1))
+        full = generate(args.output_len)
+        print(f"  transformers batch {b}: prefill {first:.3f} s, total {full:.3f} s", flush=True)
+        yield b, (full - first) / (args.output_len - 1), first
+
+
+def print_tables(
+    args: argparse.Namespace,
+    config: ModelConfig,
+    results: list[DecodeResult],
+    prefill_s: float,
+    bandwidth: float,
+    flop_rate: float,
+    wbytes: int,
+    baseline: dict[int, tuple[float, float]],  # batch -> (decode step s, prefill s)
+) -> None:
+    dtype = args.dtype
+    ctx = args.input_len + args.output_len // 2
+    print(
+        f"\n## decode ({args.model}, {dtype}, eager, input {args.input_len}, "
+        f"output {args.output_len}, median step after {args.skip} warm-up steps)"
+    )
+    print(
+        "| batch | step ms | tok/s | roofline GB | roofline ms | roofline tok/s | % roofline "
+        "| transformers tok/s | speedup |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        cost = step_cost(config, r.batch, ctx, r.batch, wbytes)
+        floor = cost.seconds(bandwidth, flop_rate)
+        base = baseline.get(r.batch)
+        base_tps = f"{r.batch / base[0]:.1f}" if base else "-"
+        speedup = f"{base[0] / r.step_s:.1f}x" if base else "-"
+        print(
+            f"| {r.batch} | {r.step_s * 1e3:.2f} | {r.batch / r.step_s:.1f} | "
+            f"{cost.bytes / 1e9:.2f} | {floor * 1e3:.2f} | {r.batch / floor:.0f} | "
+            f"{100 * floor / r.step_s:.1f}% | {base_tps} | {speedup} |"
+        )
+    cost = step_cost(config, 1, args.input_len, args.input_len, wbytes)
+    floor = cost.seconds(bandwidth, flop_rate)
+    base = baseline.get(1)
+    print(f"\n## prefill of {args.input_len} tokens (1 request, first token included)")
+    print("| s | tok/s | roofline s | % roofline | transformers s |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {prefill_s:.3f} | {args.input_len / prefill_s:.0f} | {floor:.4f} | "
+        f"{100 * floor / prefill_s:.1f}% | {f'{base[1]:.3f}' if base else '-'} |"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--model", default="nemotron-3-nano-30b-a3b")
+    ap.add_argument("--load-format", default="dummy")
+    ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch", default="1,8,64")
+    ap.add_argument("--input-len", type=int, default=1024)
+    ap.add_argument("--output-len", type=int, default=32)
+    ap.add_argument("--skip", type=int, default=3, help="decode steps left out as warm-up")
+    ap.add_argument("--chunked-prefill-size", type=int, default=8192)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--baseline", choices=["none", "transformers"], default="none")
+    ap.add_argument("--baseline-max-batch", type=int, default=8)
+    args = ap.parse_args()
+    batches = [int(b) for b in args.batch.split(",")]
+    config = resolve_config(args.model)
+    args.vocab = config.vocab_size
+
+    load_start = time.perf_counter()
+    llm = LLM(
+        model=args.model,
+        load_format=args.load_format,
+        dtype=args.dtype,
+        device=args.device,
+        seed=args.seed,
+        max_running_requests=max(batches),
+        chunked_prefill_size=args.chunked_prefill_size,
+    )
+    device = llm.engine.device
+    dtype = next(llm.engine.model.parameters()).dtype
+    wbytes = torch.empty((), dtype=dtype).element_size()
+    print(
+        f"loaded {args.model} ({args.load_format}, {dtype}) on {device} in "
+        f"{time.perf_counter() - load_start:.1f} s",
+        flush=True,
+    )
+    bandwidth, flop_rate = copy_bandwidth(device), matmul_rate(device, dtype)
+    if device.type == "cuda":
+        print(f"device: {torch.cuda.get_device_name(device)}", flush=True)
+    print(f"copy {bandwidth / 1e12:.2f} TB/s, matmul {flop_rate / 1e12:.0f} TFLOP/s", flush=True)
+
+    gen = torch.Generator().manual_seed(args.seed)
+    run_prefill(llm, random_prompts(1, args.input_len, config.vocab_size, gen)[0], device)
+    prefill_s = run_prefill(
+        llm, random_prompts(1, args.input_len, config.vocab_size, gen)[0], device
+    )
+    results = []
+    for b in batches:
+        prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
+        results.append(run_decode(llm, prompts, args.output_len, args.skip))
+        r = results[-1]
+        print(
+            f"batch {b}: step {r.step_s * 1e3:.2f} ms over {r.steps} steps, "
+            f"prefill of the batch {r.prefill_s:.2f} s",
+            flush=True,
+        )
+    llm.shutdown()
+    del llm
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+    report = (args, config, results, prefill_s, bandwidth, flop_rate, wbytes)
+    print_tables(*report, {})
+    if args.baseline == "transformers":
+        todo = [b for b in batches if b <= args.baseline_max_batch]
+        print(f"\ntransformers baseline for batch {todo}", flush=True)
+        baseline: dict[int, tuple[float, float]] = {}
+        try:
+            for b, step_s, first_s in transformers_baseline(args, todo, device, dtype):
+                baseline[b] = (step_s, first_s)
+        except Exception as exc:  # report and keep the engine's figures
+            print(f"transformers baseline failed: {type(exc).__name__}: {exc}", flush=True)
+        if baseline:
+            print_tables(*report, baseline)
+        skipped = [b for b in batches if b not in baseline]
+        if skipped:
+            print(f"transformers baseline not run for batch {skipped}")
+
+
+if __name__ == "__main__":
+    main()
