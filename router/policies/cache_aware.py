@@ -17,6 +17,12 @@ is imbalanced against the least loaded group, i.e. in_flight_g - min > balance_a
 in_flight_g > balance_rel * min (SGLang's thresholds, defaults 32 and 1.5); instead of dropping
 affinity for everyone (SGLang), only the overloaded groups are skipped. Ties: fewer requests in
 flight, then random (never the lowest index).
+
+Tuning (bench/routing_sim.py, docs/benchmarks.md): on the shared-prefix workload with 4 and 8
+groups these defaults reach 96% of the oracle hit ratio, 2.6-3x round_robin's, at imbalance 1.2;
+decode_weight 128-256 or balance_abs 8 trade a few points of hit ratio for ~0.05 less imbalance.
+Near-idle clusters (under one request per group) stay sticky by design: there is no load to
+balance, and spilling would only replicate prefixes.
 """
 
 from __future__ import annotations
