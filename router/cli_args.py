@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 
 from hybridserve.router.policies import POLICIES
+from hybridserve.router.policies.cache_aware import CacheAwarePolicy
 from hybridserve.router.server import RouterConfig, RouterServer
+
+# The flags' defaults are the policy's own (one place to tune them).
+_CACHE_AWARE = {
+    name: p.default
+    for name, p in inspect.signature(CacheAwarePolicy.__init__).parameters.items()
+    if p.default is not inspect.Parameter.empty
+}
 
 
 def add_router_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,19 +28,28 @@ def add_router_arguments(parser: argparse.ArgumentParser) -> None:
         help="a worker group's Worker gRPC address; repeat for several groups",
     )
     parser.add_argument(
-        "--prefill-weight", type=float, default=1.0, help="cache_aware: cost per uncached token"
+        "--prefill-weight",
+        type=float,
+        default=_CACHE_AWARE["prefill_weight"],
+        help="cache_aware: cost per uncached token",
     )
     parser.add_argument(
         "--decode-weight",
         type=float,
-        default=64.0,
+        default=_CACHE_AWARE["decode_weight"],
         help="cache_aware: cost of one running request, in prefill-token equivalents",
     )
     parser.add_argument(
-        "--balance-abs", type=int, default=32, help="cache_aware: load window, absolute requests"
+        "--balance-abs",
+        type=int,
+        default=_CACHE_AWARE["balance_abs"],
+        help="cache_aware: load window, absolute requests",
     )
     parser.add_argument(
-        "--balance-rel", type=float, default=1.5, help="cache_aware: load window, relative"
+        "--balance-rel",
+        type=float,
+        default=_CACHE_AWARE["balance_rel"],
+        help="cache_aware: load window, relative",
     )
     parser.add_argument(
         "--metrics-port",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from hybridserve.router.gateway.chat_stream import ChoiceStream
-from hybridserve.router.gateway.events import Event
+from hybridserve.router.gateway.events import Event, collect
 from hybridserve.router.gateway.parsers import (
     finish_reason,
     parse_reasoning,
@@ -44,20 +44,10 @@ async def chat_completion(
     request: ChatCompletionRequest, events: AsyncIterator[Event], response_id: str | None = None
 ) -> ChatCompletion:
     """The whole response: each choice's text split into reasoning, content and tool calls."""
-    texts: list[list[str]] = [[] for _ in range(request.n)]
-    logprobs: list[list[TokenLogprob]] = [[] for _ in range(request.n)]
-    finishes: list[str | None] = [None] * request.n
-    usage: Usage | None = None
-    async for event in events:
-        if isinstance(event, Usage):
-            usage = event
-            continue
-        texts[event.index].append(event.text)
-        logprobs[event.index].extend(event.logprobs)
-        finishes[event.index] = event.finish or finishes[event.index]
+    texts, logprobs, finishes, usage = await collect(events, request.n)
     choices = []
     for i in range(request.n):
-        message = _message(request, "".join(texts[i]))
+        message = _message(request, texts[i])
         choices.append(
             ChatCompletionChoice(
                 index=i,

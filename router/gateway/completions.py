@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from hybridserve.router.gateway.events import Event
+from hybridserve.router.gateway.events import Event, collect
 from hybridserve.router.gateway.protocol import (
     Completion,
     CompletionChoice,
@@ -34,22 +34,12 @@ async def completion(
 ) -> Completion:
     """The whole response; choice `i * n + j` is sample j of prompt i."""
     count = len(request.prompts()) * request.n
-    texts: list[list[str]] = [[] for _ in range(count)]
-    logprobs: list[list[TokenLogprob]] = [[] for _ in range(count)]
-    finishes: list[str | None] = [None] * count
-    usage: Usage | None = None
-    async for event in events:
-        if isinstance(event, Usage):
-            usage = event
-            continue
-        texts[event.index].append(event.text)
-        logprobs[event.index].extend(event.logprobs)
-        finishes[event.index] = event.finish or finishes[event.index]
+    texts, logprobs, finishes, usage = await collect(events, count)
     asked = request.logprobs is not None
     choices = [
         CompletionChoice(
             index=i,
-            text="".join(texts[i]),
+            text=texts[i],
             logprobs=legacy_logprobs(logprobs[i]) if asked else None,
             finish_reason=finishes[i],
         )

@@ -142,3 +142,28 @@ async def prefetch(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
             await events.aclose()  # type: ignore[attr-defined]
 
     return chained()
+
+
+class Collected(NamedTuple):
+    """A whole (non-streamed) response: per choice its text, logprobs and finish reason."""
+
+    texts: list[str]
+    logprobs: list[list[TokenLogprob]]
+    finishes: list[str | None]
+    usage: Usage | None
+
+
+async def collect(events: AsyncIterator[Event], count: int) -> Collected:
+    """Gather the events of `count` choices into whole texts (the non-streaming responses)."""
+    texts: list[list[str]] = [[] for _ in range(count)]
+    logprobs: list[list[TokenLogprob]] = [[] for _ in range(count)]
+    finishes: list[str | None] = [None] * count
+    usage: Usage | None = None
+    async for event in events:
+        if isinstance(event, Usage):
+            usage = event
+            continue
+        texts[event.index].append(event.text)
+        logprobs[event.index].extend(event.logprobs)
+        finishes[event.index] = event.finish or finishes[event.index]
+    return Collected(["".join(t) for t in texts], logprobs, finishes, usage)
