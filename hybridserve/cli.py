@@ -92,6 +92,7 @@ def _bench(args: argparse.Namespace) -> int:
         )
         return 2
     sys.argv = [str(script), *args.args]
+    sys.path.insert(0, str(folder.parent))  # scripts import bench.* and tests.* helpers
     runpy.run_path(str(script), run_name="__main__")
     return 0
 
