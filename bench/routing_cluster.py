@@ -1,12 +1,16 @@
 """Routing benchmark on a real in-process cluster: router + tiny-model worker servers over loopback.
 
 Per policy: prefix-cache hit ratio (the groups' reported usage.cached_tokens / prompt tokens),
-load imbalance (max/mean of the router's in-flight counts, sampled every 10 ms while at least one
-request per group is in flight; nan if never), requests served per group (max/mean), TTFT
-p50/p99. Then router overhead: small requests sent one at a time through the router and
-directly to a worker group, alternating.
+load imbalance two ways from the router's in-flight counts sampled every 10 ms: "imbal" = max/mean
+over groups of each group's mean running requests over the run (time-averaged load), "inst" =
+the mean of max/mean at the samples where at least one request per group is in flight (nan if
+never; noisy at light load, where a burst on one prefix dominates the few samples); requests
+served per group (max/mean); TTFT p50/p99. Then router overhead: small requests sent one at a
+time through the router and directly to a worker group, alternating.
 
     python -m bench.routing_cluster --groups 4 --policies round_robin,cache_aware
+    python -m bench.routing_cluster --groups 4 --workload multi_turn --convs 16 --turns 4
+    python -m bench.routing_cluster --trace TRACE.jsonl --trace-limit 50 --kv-pages 200000
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ import time
 
 import grpc
 
-from bench.routing_workloads import WorkloadRequest, oracle_hit_ratio, shared_prefix
+from bench.routing_args import (
+    add_policy_arguments,
+    add_workload_arguments,
+    build_workload,
+    policy_options,
+)
+from bench.routing_workloads import WorkloadRequest, oracle_hit_ratio
 from hybridserve.v1 import common_pb2, router_pb2, worker_pb2, worker_pb2_grpc
 from tests.router.cluster import Cluster, local_cluster
 
@@ -51,15 +61,21 @@ async def _one(c: Cluster, req: WorkloadRequest, t0: float, out: list) -> None:
 
 
 async def run_policy(
-    requests: list[WorkloadRequest], policy: str, groups: int, kv_pages: int
+    requests: list[WorkloadRequest],
+    policy: str,
+    groups: int,
+    options: dict[str, float],
+    **engine: int | None,
 ) -> dict[str, float]:
-    async with local_cluster(groups, policy, num_kv_pages=kv_pages) as c:
+    async with local_cluster(groups, policy, options, **engine) as c:
         results: list = []
         samples: list[float] = []
+        running = [0] * groups  # summed over samples
         t0 = time.perf_counter()
         tasks = [asyncio.create_task(_one(c, r, t0, results)) for r in requests]
         while not all(t.done() for t in tasks):
             held = [g.load.in_flight for g in c.router.registry.groups.values()]
+            running = [a + b for a, b in zip(running, held)]
             if sum(held) >= len(held):
                 samples.append(max(held) * len(held) / sum(held))
             await asyncio.sleep(0.01)
@@ -70,7 +86,8 @@ async def run_policy(
     return {
         "served": max(served) * len(served) / sum(served),
         "hit": sum(r[1] for r in results) / sum(r[2] for r in results),
-        "imbalance": sum(samples) / len(samples) if samples else float("nan"),
+        "imbalance": max(running) * len(running) / max(sum(running), 1),
+        "instant": sum(samples) / len(samples) if samples else float("nan"),
         "ttft_p50": _pct(ttfts, 0.5),
         "ttft_p99": _pct(ttfts, 0.99),
         "wall": time.perf_counter() - t0,
@@ -117,19 +134,26 @@ async def router_overhead(groups: int, num: int, prompt_len: int, seed: int) -> 
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    requests = shared_prefix(
-        args.gsp_groups, args.gsp_prompts, args.system_len, args.question_len,
-        args.output_len, args.rate, args.seed,
-    )  # fmt: skip
+    requests = build_workload(args)
+    engine = dict(
+        num_kv_pages=args.kv_pages,
+        num_state_slots=args.state_slots,
+        checkpoint_interval=args.checkpoint_interval,
+    )
     print(
         f"{len(requests)} requests at {args.rate}/s, {args.groups} groups, "
-        f"{args.kv_pages} KV pages each; oracle hit ratio {oracle_hit_ratio(requests):.3f}"
+        f"{args.kv_pages} KV pages, {args.state_slots or 'auto'} state slots each; "
+        f"oracle hit ratio {oracle_hit_ratio(requests):.3f}"
     )
-    print(f"{'policy':>13} {'hit':>6} {'imbal':>6} {'served':>6} {'ttft p50':>9} {'p99':>8}")
+    print(
+        f"{'policy':>13} {'hit':>6} {'imbal':>6} {'inst':>6} {'served':>6} "
+        f"{'ttft p50':>9} {'p99':>8}"
+    )
     for name in args.policies.split(","):
-        r = await run_policy(requests, name, args.groups, args.kv_pages)
+        r = await run_policy(requests, name, args.groups, policy_options(args, name), **engine)
         print(
-            f"{name:>13} {r['hit']:6.3f} {r['imbalance']:6.2f} {r['served']:6.2f} "
+            f"{name:>13} {r['hit']:6.3f} {r['imbalance']:6.2f} {r['instant']:6.2f} "
+            f"{r['served']:6.2f} "
             f"{r['ttft_p50'] * 1e3:7.1f}ms {r['ttft_p99'] * 1e3:6.1f}ms"
         )
     o = await router_overhead(args.groups, args.overhead_requests, 16, args.seed)
@@ -146,15 +170,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--groups", type=int, default=4)
     p.add_argument("--policies", default="round_robin,least_load,cache_aware")
-    p.add_argument("--gsp-groups", type=int, default=8, help="G: shared-prefix groups")
-    p.add_argument("--gsp-prompts", type=int, default=6, help="P: prompts per prefix group")
-    p.add_argument("--system-len", type=int, default=256, help="S")
-    p.add_argument("--question-len", type=int, default=16, help="Q")
-    p.add_argument("--output-len", type=int, default=4)
-    p.add_argument("--rate", type=float, default=10.0, help="requests per second (Poisson)")
     p.add_argument("--kv-pages", type=int, default=1024, help="KV pages (tokens) per group")
+    p.add_argument("--state-slots", type=int, default=None, help="Mamba states per group")
+    p.add_argument("--checkpoint-interval", type=int, default=256, help="engine, tokens")
     p.add_argument("--overhead-requests", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    add_workload_arguments(p)
+    add_policy_arguments(p)
     asyncio.run(main_async(p.parse_args()))
 
 

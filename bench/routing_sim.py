@@ -3,8 +3,8 @@
 Real: the router's policies (`create_policy`) and PrefixIndex, fed by the wire events of each
 group's real HybridRadixCache (through the worker's WireEventBuilder); per group the engine's real
 Scheduler and CacheManager with finite KV and state pools (bench/routing_sim_group.py); the
-router's load counts, kept as router/dispatch.py keeps them (from dispatch; prefill pending until
-the first token). Modelled: the forward (a step costs step_s + prefill_s * prefill tokens +
+router's load counts and choice (router/dispatch.py pick_group: from dispatch; prefill pending
+until the first token). Modelled: the forward (a step costs step_s + prefill_s * prefill tokens +
 decode_s * decode tokens of virtual time), sampling (each request emits scripted output tokens),
 the network (KV events reach the index at the end of the step that produced them).
 
@@ -17,30 +17,21 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from bench.routing_sim_group import SimGroup, SimGroupConfig
-from bench.routing_workloads import (
-    WorkloadRequest,
-    mooncake_trace,
-    multi_turn,
-    oracle_hit_ratio,
-    random_prompts,
-    shared_prefix,
+from bench.routing_args import (
+    add_policy_arguments,
+    add_workload_arguments,
+    build_workload,
+    policy_options,
 )
-from hybridserve.router.policies import Candidate, create_policy
+from bench.routing_sim_group import SimGroup, SimGroupConfig
+from bench.routing_workloads import WorkloadRequest, oracle_hit_ratio
+from hybridserve.router.dispatch import pick_group
+from hybridserve.router.groups import GroupLoad
+from hybridserve.router.policies import create_policy
 from hybridserve.router.prefix_index import PrefixIndex
 
 POLICIES = "round_robin,random,least_load,power_of_two,cache_aware"
-
-
-@dataclass
-class _Load:
-    """The router's per-group counts (router/groups.py GroupLoad), kept as dispatch does."""
-
-    in_flight: int = 0
-    pending_prefill_tokens: int = 0
-    active_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,7 +60,7 @@ def simulate(
 ) -> SimResult:
     started = time.perf_counter()
     groups = [SimGroup(f"g{i}", cfg) for i in range(num_groups)]
-    loads = {g.gid: _Load() for g in groups}
+    loads = {g.gid: GroupLoad() for g in groups}
     index = PrefixIndex(cfg.block_size)
     policy = create_policy(policy_name, seed=seed, **(policy_options or {}))
     routed: dict[str, tuple[str, int, int, float]] = {}  # rid -> group, uncached, tokens, t0
@@ -100,18 +91,7 @@ def simulate(
         held = [g.num_requests for g in groups]
         if sum(held) >= len(held):  # below one request per group there is nothing to balance
             imbalance.append(max(held) * len(held) / sum(held))
-        predicted = index.usable_prefix(req.prompt)
-        candidates = [
-            Candidate(
-                g.gid,
-                loads[g.gid].in_flight,
-                loads[g.gid].pending_prefill_tokens,
-                loads[g.gid].active_tokens,
-                predicted.get(g.gid, 0),
-            )
-            for g in groups
-        ]
-        choice = policy.select(len(req.prompt), candidates)
+        choice = pick_group(policy, index, req.prompt, loads, req.arrival_s)
         rid = f"r{i}"
         uncached = len(req.prompt) - choice.cached_tokens
         predicted_total += choice.cached_tokens
@@ -135,54 +115,22 @@ def simulate(
     )
 
 
-def build_workload(args: argparse.Namespace) -> list[WorkloadRequest]:
-    if args.trace is not None:
-        return mooncake_trace(args.trace, args.trace_limit, args.time_scale, args.output_len)
-    if args.workload == "random":
-        n = args.gsp_groups * args.gsp_prompts
-        return random_prompts(n, args.system_len + args.question_len, args.output_len, args.rate, 0)
-    if args.workload == "multi_turn":
-        return multi_turn(
-            args.convs, args.turns, args.system_len, args.question_len, args.output_len,
-            args.rate, args.turn_gap, args.seed,
-        )  # fmt: skip
-    return shared_prefix(
-        args.gsp_groups, args.gsp_prompts, args.system_len, args.question_len,
-        args.output_len, args.rate, args.seed,
-    )  # fmt: skip
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--groups", type=int, default=4, help="simulated worker groups (up to 64)")
-    workloads = ["shared_prefix", "random", "multi_turn"]
-    p.add_argument("--workload", default="shared_prefix", choices=workloads)
-    p.add_argument("--trace", type=Path, default=None, help="Mooncake FAST'25 JSONL trace")
-    p.add_argument("--trace-limit", type=int, default=500, help="first N trace requests")
-    p.add_argument("--time-scale", type=float, default=1.0, help="trace arrival time factor")
+    add_workload_arguments(p)
     p.add_argument("--policies", default=POLICIES)
-    p.add_argument("--gsp-groups", type=int, default=16, help="G: shared-prefix groups")
-    p.add_argument("--gsp-prompts", type=int, default=32, help="P: prompts per prefix group")
-    p.add_argument("--system-len", type=int, default=1024, help="S (multi-turn: first turn)")
-    p.add_argument("--question-len", type=int, default=64, help="Q (multi-turn: later turns)")
-    p.add_argument("--output-len", type=int, default=32, help="trace: cap on output tokens")
-    p.add_argument("--convs", type=int, default=64)
-    p.add_argument("--turns", type=int, default=6)
-    p.add_argument("--turn-gap", type=float, default=2.0, help="seconds between turns")
-    p.add_argument("--rate", type=float, default=100.0, help="requests (or chats) per second")
     p.add_argument("--kv-tokens", type=int, default=SimGroupConfig.kv_pages)
     p.add_argument("--state-slots", type=int, default=SimGroupConfig.state_slots)
-    p.add_argument("--prefill-weight", type=float, default=None)
-    p.add_argument("--decode-weight", type=float, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    add_policy_arguments(p)
+    p.add_argument("--checkpoint-interval", type=int, default=SimGroupConfig.checkpoint_interval)
     args = p.parse_args()
-    cfg = SimGroupConfig(kv_pages=args.kv_tokens, state_slots=args.state_slots)
+    cfg = SimGroupConfig(
+        kv_pages=args.kv_tokens,
+        state_slots=args.state_slots,
+        checkpoint_interval=args.checkpoint_interval,
+    )
     requests = build_workload(args)
-    options = {
-        k: v
-        for k, v in (("prefill_weight", args.prefill_weight), ("decode_weight", args.decode_weight))
-        if v is not None
-    }
     tokens = sum(len(r.prompt) for r in requests)
     print(f"{len(requests)} requests, {tokens} prompt tokens, {args.groups} groups, {cfg}")
     print(f"oracle hit ratio (infinite caches, perfect routing): {oracle_hit_ratio(requests):.3f}")
@@ -190,8 +138,7 @@ def main() -> None:
         f"{'policy':>13} {'hit':>6} {'pred':>6} {'imbal':>6} {'ttft p50':>9} {'p99':>8} {'wall':>6}"
     )
     for name in args.policies.split(","):
-        opts = options if name == "cache_aware" else {}
-        r = simulate(requests, name, args.groups, cfg, args.seed, opts)
+        r = simulate(requests, name, args.groups, cfg, args.seed, policy_options(args, name))
         print(
             f"{name:>13} {r.hit_ratio:6.3f} {r.predicted_ratio:6.3f} {r.imbalance:6.2f} "
             f"{r.ttft_p50_s * 1e3:7.1f}ms {r.ttft_p99_s * 1e3:6.1f}ms {r.wall_s:5.1f}s"

@@ -4,6 +4,7 @@ up        all-in-one: local Ray, worker groups, router and OpenAI gateway (the d
 worker    one worker group on a Ray cluster, serving the Worker gRPC service
 router    the cache-aware gRPC router in front of worker groups
 gateway   the OpenAI-compatible HTTP gateway in front of a router
+groups    list, add or remove a running router's worker groups
 generate  run the offline engine on prompts and print JSON lines
 """
 
@@ -52,6 +53,12 @@ def _gateway(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _groups(args: argparse.Namespace) -> int:
+    from hybridserve.launch.admin import run_admin
+
+    return run_admin(args)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -191,6 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-body-bytes", type=int, default=32 << 20, help="larger request bodies get HTTP 413"
     )
     gateway.set_defaults(func=_gateway)
+
+    groups = sub.add_parser("groups", help="list, add or remove a running router's groups")
+    router_flag = argparse.ArgumentParser(add_help=False)
+    router_flag.add_argument("--router", required=True, help="the router's gRPC host:port")
+    actions = groups.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", parents=[router_flag], help="id, address, model, health, load")
+    add = actions.add_parser("add", parents=[router_flag], help="register a worker group")
+    add.add_argument("address", help="the group's Worker gRPC host:port")
+    add.add_argument("--id", default=None, help="its group id (default: the router picks)")
+    remove = actions.add_parser(
+        "remove", parents=[router_flag], help="stop routing to a group, let its streams end"
+    )
+    remove.add_argument("group_id")
+    groups.set_defaults(func=_groups)
 
     gen = sub.add_parser("generate", help="run the offline engine on prompts, print JSON lines")
     add_engine_arguments(gen)

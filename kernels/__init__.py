@@ -114,10 +114,6 @@ def attention_varlen(
     kv_indptr: list[int],  # B+1
     scale: float,
 ) -> torch.Tensor:
-    """Triton when every sequence has one query (decode); the reference otherwise (prefill)."""
-    if not q.is_cuda or cu_q != list(range(len(cu_q))):
-        return ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, kv_indptr, scale)
-    from hybridserve.kernels import attention
-
-    indptr = torch.tensor(kv_indptr, dtype=torch.int32, device=q.device)
-    return attention.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr, scale)
+    """Prefill (and mixed) attention over a cached prefix: the reference (SDPA per sequence) on
+    every device; decode batches take `paged_decode_attention`."""
+    return ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, kv_indptr, scale)

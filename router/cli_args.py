@@ -40,6 +40,12 @@ def add_router_arguments(parser: argparse.ArgumentParser) -> None:
         help="cache_aware: cost of one running request, in prefill-token equivalents",
     )
     parser.add_argument(
+        "--affinity-weight",
+        type=float,
+        default=_CACHE_AWARE["affinity_weight"],
+        help="cache_aware: credit per token of the prompt's KV a group holds without a state",
+    )
+    parser.add_argument(
         "--balance-abs",
         type=int,
         default=_CACHE_AWARE["balance_abs"],
@@ -58,6 +64,15 @@ def add_router_arguments(parser: argparse.ArgumentParser) -> None:
         help="HTTP port of the router's Prometheus /metrics, on --address's host (0: off)",
     )
     parser.add_argument("--health-interval", type=float, default=1.0, help="seconds")
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="find worker groups on this Ray cluster ('auto': the local one) and drop those "
+        "that go away (default: no discovery)",
+    )
+    parser.add_argument(
+        "--discovery-interval", type=float, default=5.0, help="seconds between discovery rounds"
+    )
     parser.add_argument("--seed", type=int, default=None, help="policy random seed")
 
 
@@ -67,6 +82,7 @@ def router_config(args: argparse.Namespace) -> RouterConfig:
         options.update(
             prefill_weight=args.prefill_weight,
             decode_weight=args.decode_weight,
+            affinity_weight=args.affinity_weight,
             balance_abs=args.balance_abs,
             balance_rel=args.balance_rel,
         )
@@ -77,6 +93,8 @@ def router_config(args: argparse.Namespace) -> RouterConfig:
         groups=tuple(args.worker),
         health_interval_s=args.health_interval,
         metrics_address=metrics_address(args.address, args.metrics_port),
+        ray_address=args.ray_address,
+        discovery_interval_s=args.discovery_interval,
     )
 
 

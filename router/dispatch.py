@@ -9,19 +9,47 @@ request and frees its slots.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import grpc
 
 from hybridserve.errors import WorkerUnavailableError
 from hybridserve.metrics import RouterMetrics
-from hybridserve.router.groups import GroupRegistry, WorkerGroup
+from hybridserve.router.groups import GroupLoad, GroupRegistry, WorkerGroup
 from hybridserve.router.policies import BasePolicy, Candidate
+from hybridserve.router.prefix_index import PrefixIndex
 from hybridserve.v1 import worker_pb2
 from hybridserve.v1.status import RETRYABLE
 
 MAX_ATTEMPTS = 2  # the first group, then one other if the first fails before any token
+
+
+def pick_group(
+    policy: BasePolicy,
+    index: PrefixIndex,
+    prompt: list[int],
+    loads: Mapping[str, GroupLoad],
+    now: float,
+) -> Candidate:
+    """Ask `policy` for one of the groups in `loads`, then note the prompt as sent there.
+    Shared with the routing simulator (bench/routing_sim.py), which passes virtual time."""
+    predicted = index.usable_prefix(prompt)
+    affinity = index.affinity(prompt, now) if policy.needs_prefix_match else {}
+    candidates = [
+        Candidate(
+            gid,
+            load.in_flight,
+            load.pending_prefill_tokens,
+            load.active_tokens,
+            predicted.get(gid, 0),
+            max(affinity.get(gid, 0), predicted.get(gid, 0)),
+        )
+        for gid, load in loads.items()
+    ]
+    choice = policy.select(len(prompt), candidates)
+    index.note_dispatch(choice.group_id, prompt, now)
+    return choice
 
 
 @dataclass(frozen=True)
@@ -44,19 +72,11 @@ class Dispatcher:
         groups = self.registry.candidates(model, exclude)
         if not groups:
             raise WorkerUnavailableError(f"no healthy worker group serves model {model!r}")
-        predicted = self.registry.indexes[model].usable_prefix(prompt)
-        candidates = [
-            Candidate(
-                g.id,
-                g.load.in_flight,
-                g.load.pending_prefill_tokens,
-                g.load.active_tokens,
-                predicted.get(g.id, 0),
-            )
-            for g in groups
-        ]
+        loads = {g.id: g.load for g in groups}
         started = time.perf_counter()
-        choice = self.policy.select(len(prompt), candidates)
+        choice = pick_group(
+            self.policy, self.registry.indexes[model], prompt, loads, time.monotonic()
+        )
         if self.metrics is not None:
             seconds = time.perf_counter() - started
             self.metrics.observe_decision(

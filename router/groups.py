@@ -69,11 +69,14 @@ class GroupRegistry:
         self._zmq = zmq.asyncio.Context()
         self._ids = itertools.count()
         self._health_task: asyncio.Task | None = None
+        self._retired: list[WorkerGroup] = []  # removed, streams still in flight
 
     async def add(self, address: str, group_id: str | None = None) -> WorkerGroup:
         """Register the group at `address` (its Worker gRPC server): ask what it serves,
-        subscribe to its KV events. Raises ConfigError when it cannot be reached."""
-        group_id = group_id or f"group-{next(self._ids)}"
+        subscribe to its KV events. Raises ConfigError when it cannot be reached or the id is
+        taken."""
+        if group_id is None:
+            group_id = next(f"group-{n}" for n in self._ids if f"group-{n}" not in self.groups)
         if group_id in self.groups:
             raise ConfigError(f"group {group_id!r} is already registered")
         group = WorkerGroup(group_id, address, grpc.aio.insecure_channel(address))
@@ -82,6 +85,9 @@ class GroupRegistry:
         except grpc.aio.AioRpcError as exc:
             await group.channel.close()
             raise ConfigError(f"group {group_id} at {address}: {exc.details()}") from exc
+        if group_id in self.groups:  # taken by a concurrent add while GetInfo ran
+            await group.channel.close()
+            raise ConfigError(f"group {group_id!r} is already registered")
         index = self.indexes.setdefault(group.model, PrefixIndex(group.info.block_size))
         if index.block_size != group.info.block_size:
             await group.channel.close()
@@ -102,12 +108,27 @@ class GroupRegistry:
         return group
 
     async def remove(self, group_id: str) -> None:
+        """Stop routing to the group at once. Its in-flight streams run on to their end, and
+        its channel closes after the last (closing it under a live call would cancel that call
+        without a status for the client)."""
         group = self.groups.pop(group_id, None)
         if group is None:
             return
         if group.subscriber is not None:
             await group.subscriber.close()
-        await group.channel.close()
+        index = self.indexes.get(group.model)
+        if index is not None:
+            index.clear_group(group_id)
+            if not any(g.model == group.model for g in self.groups.values()):
+                del self.indexes[group.model]  # a later group may use another block size
+        if group.load.in_flight:
+            self._retired.append(group)  # closed by the health loop once idle
+        else:
+            await group.channel.close()
+
+    def find(self, address: str) -> WorkerGroup | None:
+        """The group registered at this Worker address, if any."""
+        return next((g for g in self.groups.values() if g.address == address), None)
 
     def candidates(self, model: str, exclude: set[str] | None = None) -> list[WorkerGroup]:
         exclude = exclude or set()
@@ -134,6 +155,7 @@ class GroupRegistry:
                 await self._health_task
         for group_id in list(self.groups):
             await self.remove(group_id)
+        await self._close_retired(idle_only=False)
         self._zmq.term()
 
     async def check(self, group: WorkerGroup) -> bool:
@@ -142,7 +164,7 @@ class GroupRegistry:
                 health_pb2.HealthCheckRequest(service=""), timeout=self.health_timeout_s
             )
             group.healthy = reply.status == health_pb2.HealthCheckResponse.SERVING
-        except grpc.aio.AioRpcError:
+        except (grpc.aio.AioRpcError, grpc.aio.UsageError):  # UsageError: removed meanwhile
             group.healthy = False
         return group.healthy
 
@@ -152,4 +174,11 @@ class GroupRegistry:
             await asyncio.gather(*(self.check(g) for g in list(self.groups.values())))
             if self.metrics is not None:
                 self.metrics.set_healthy_groups(sum(g.healthy for g in self.groups.values()))
+            await self._close_retired(idle_only=True)
             await asyncio.sleep(max(0.0, self.health_interval_s - (time.monotonic() - started)))
+
+    async def _close_retired(self, idle_only: bool) -> None:
+        closing = [g for g in self._retired if not (idle_only and g.load.in_flight)]
+        self._retired = [g for g in self._retired if g not in closing]
+        for group in closing:
+            await group.channel.close()

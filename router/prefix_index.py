@@ -7,10 +7,18 @@ path with a state, plus a partial tail when the state is not block aligned, chec
 hash). A StateRemoved takes that state out, so a prediction drops to the deepest survivor. This
 mirrors the worker's own match (HybridRadixCache.match_prefix over the prompt minus its last
 token), so predicted cached tokens equal the group's reported ones while the index is in sync.
+
+For routing only, the index also knows each group's *affinity* to a prompt: the leading blocks it
+holds as KV (with or without a state) or will hold soon, because the router sent it a prompt
+with those blocks less than `pending_ttl_s` ago (its KV events are not in yet). Sending a prompt
+where its prefix's KV already is, even without a state there, makes the group save a state at
+the branch point on the way (the engine snapshots where its KV match ends), so the next prompt
+of that prefix hits it; without this, a prefix's second and third prompts scatter.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from hybridserve.block_hash import block_hashes, hash_block
@@ -22,10 +30,13 @@ StateId = tuple[int | None, int, int | None]  # (block hash, prefix_len, tail ha
 class PrefixIndex:
     """Not thread-safe: one asyncio loop (the router's) applies events and answers queries."""
 
-    def __init__(self, block_size: int) -> None:
+    def __init__(self, block_size: int, pending_ttl_s: float = 10.0) -> None:
         if block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {block_size}")
         self.block_size = block_size
+        self.pending_ttl_s = pending_ttl_s
+        self._pending: dict[int, dict[str, float]] = {}  # block hash -> group -> expiry
+        self._expiries: deque[tuple[float, str, list[int]]] = deque()
         self._blocks: dict[int, set[str]] = {}
         self._states: dict[int | None, dict[tuple[int, int | None], set[str]]] = {}
         self._group_blocks: dict[str, set[int]] = {}
@@ -55,6 +66,16 @@ class PrefixIndex:
             elif isinstance(event, wire.StateRemoved):
                 self._discard_state(group, (event.block_hash, event.prefix_len, event.tail_hash))
 
+    def note_dispatch(self, group: str, tokens: Sequence[int], now: float) -> None:
+        """`group` was just sent `tokens`: count its blocks as the group's until the events
+        come (or `pending_ttl_s` passes). `now`: the caller's clock (monotonic seconds)."""
+        self._expire(now)
+        hashes = block_hashes(tokens, self.block_size)
+        expiry = now + self.pending_ttl_s
+        for h in hashes:
+            self._pending.setdefault(h, {})[group] = expiry
+        self._expiries.append((expiry, group, hashes))
+
     def clear_group(self, group: str) -> None:
         for h in list(self._group_blocks.pop(group, ())):
             self._discard_block(group, h)
@@ -83,24 +104,35 @@ class PrefixIndex:
                         best[group] = length
         return best
 
-    def kv_overlap(self, tokens: Sequence[int]) -> dict[str, int]:
-        """Per group, tokens of the leading full blocks it caches (KV only, ignoring states)."""
-        overlap: dict[str, int] = {}
+    def affinity(self, tokens: Sequence[int], now: float) -> dict[str, int]:
+        """Per group, tokens of the leading full blocks it holds as KV or was sent recently."""
+        self._expire(now)
+        depth: dict[str, int] = {}
         alive: set[str] | None = None
         for k, h in enumerate(block_hashes(tokens, self.block_size)):
-            holders = self._blocks.get(h, set())
-            alive = set(holders) if alive is None else alive & holders
+            holders = self._blocks.get(h, set()) | self._pending.get(h, {}).keys()
+            alive = holders if alive is None else alive & holders
             if not alive:
                 break
             for group in alive:
-                overlap[group] = (k + 1) * self.block_size
-        return overlap
+                depth[group] = (k + 1) * self.block_size
+        return depth
 
     def num_blocks(self, group: str) -> int:
         return len(self._group_blocks.get(group, ()))
 
     def num_states(self, group: str) -> int:
         return len(self._group_states.get(group, ()))
+
+    def _expire(self, now: float) -> None:
+        while self._expiries and self._expiries[0][0] <= now:
+            _, group, hashes = self._expiries.popleft()
+            for h in hashes:
+                by_group = self._pending.get(h)
+                if by_group is not None and by_group.get(group, now + 1) <= now:
+                    del by_group[group]
+                    if not by_group:
+                        del self._pending[h]
 
     def _discard_block(self, group: str, h: int) -> None:
         holders = self._blocks.get(h)

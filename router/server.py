@@ -9,6 +9,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 from hybridserve.metrics import MetricsHttpServer, RouterMetrics
+from hybridserve.router.discovery import RayDiscovery
 from hybridserve.router.dispatch import Dispatcher
 from hybridserve.router.groups import GroupRegistry, WorkerGroup
 from hybridserve.router.policies import create_policy
@@ -22,10 +23,11 @@ ROUTER_SERVICE = router_pb2.DESCRIPTOR.services_by_name["Router"].full_name
 @dataclass(frozen=True)
 class RouterConfig:
     """`policy_options` go to the policy's constructor (cache_aware: prefill_weight,
-    decode_weight, balance_abs, balance_rel; any: seed). `groups` are Worker addresses
-    registered at start; more can be added and removed at run time. `metrics_address`
+    decode_weight, affinity_weight, balance_abs, balance_rel; any: seed). `groups` are Worker
+    addresses registered at start; more can be added and removed at run time. `metrics_address`
     ("host:port", port 0: a free one) serves the router's Prometheus metrics; None: not served
-    (they are still recorded)."""
+    (they are still recorded). With `ray_address`, groups on that Ray cluster are found and
+    dropped every `discovery_interval_s` (router.discovery); None: no discovery."""
 
     address: str = "127.0.0.1:0"
     policy: str = "cache_aware"
@@ -33,6 +35,8 @@ class RouterConfig:
     groups: tuple[str, ...] = ()
     health_interval_s: float = 1.0
     metrics_address: str | None = None
+    ray_address: str | None = None
+    discovery_interval_s: float = 5.0
 
 
 class RouterServer:
@@ -52,6 +56,7 @@ class RouterServer:
         self.standard = StandardServices(self.server, [ROUTER_SERVICE])
         self.address = ""
         self.metrics_server: MetricsHttpServer | None = None
+        self.discovery: RayDiscovery | None = None
 
     @property
     def metrics_url(self) -> str:
@@ -62,6 +67,11 @@ class RouterServer:
         for address in self.config.groups:
             await self.registry.add(address)
         self.registry.start()
+        if self.config.ray_address is not None:
+            self.discovery = RayDiscovery(
+                self.registry, self.config.ray_address, self.config.discovery_interval_s
+            )
+            self.discovery.start()
         port = self.server.add_insecure_port(self.config.address)
         self.address = f"{self.config.address.rsplit(':', 1)[0]}:{port}"
         await self.server.start()
@@ -81,6 +91,8 @@ class RouterServer:
     async def stop(self, grace: float | None = None) -> None:
         await self.standard.set_serving(False)
         await self.server.stop(grace)
+        if self.discovery is not None:
+            await self.discovery.close()
         await self.registry.close()
         if self.metrics_server is not None:
             self.metrics_server.stop()

@@ -3,7 +3,8 @@ group, running one tensor-parallel engine; rank 0 takes the requests.
 
 The owner checks `healthy()` (a dead rank, or a collective that failed or hung past its
 timeout, makes the group unhealthy and fails its in-flight requests with an error delta) and
-may `restart()` it: new actors in the same placement group."""
+may `restart()` it: new actors in the same placement group. Rank 0 is a named actor (its name
+from hybridserve.launch.naming), so a router with Ray discovery finds the group once it serves."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from hybridserve.launch import naming
 from hybridserve.workers.engine.engine_config import EngineConfig
 from hybridserve.workers.engine.outputs import TokenDelta
 from hybridserve.workers.engine.sampling_params import SamplingParams
@@ -34,6 +36,7 @@ class WorkerGroup:
         self.placement = placement_group([bundle] * cfg.tp, strategy="STRICT_PACK", name=self.name)
         ray.get(self.placement.ready(), timeout=PLACEMENT_TIMEOUT_S)
         self.actors: list[Any] = []
+        self.actor_name = ""  # rank 0's Ray name (new at each spawn)
         self._runs: list[Any] = []
         self.address = ""  # rank 0's Worker service, once `serve()` ran
         self.metrics_url = ""  # rank 0's Prometheus endpoint, when served
@@ -43,12 +46,14 @@ class WorkerGroup:
     # -- lifecycle -----------------------------------------------------------------------------
     def _spawn(self) -> None:
         actor_cls = ray.remote(RankWorker)
+        self.actor_name = naming.new_actor_name(self.name)
         self.actors = [
             actor_cls.options(
                 num_cpus=self.cpus_per_rank,
                 num_gpus=1 if self.gpu else 0,
                 max_concurrency=8,  # run() holds one thread; calls and pings use the others
                 scheduling_strategy=PlacementGroupSchedulingStrategy(self.placement, rank),
+                **({"name": self.actor_name, "namespace": naming.NAMESPACE} if rank == 0 else {}),
             ).remote(self.cfg, rank, self.cfg.tp, self.cpus_per_rank)
             for rank in range(self.cfg.tp)
         ]

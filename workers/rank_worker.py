@@ -100,6 +100,10 @@ class RankWorker:
         self.server = future.result(timeout=30)  # held: a dropped grpc.aio server stops serving
         return self.server.address
 
+    def address(self) -> str:
+        """The Worker gRPC host:port once `serve()` ran, else "" (asked by Ray discovery)."""
+        return getattr(self.server, "address", "")
+
     def serve_metrics(self, port: int = 0) -> str:
         """Serve the group's Prometheus metrics over HTTP on `port` (0: a free one) after
         `serve()`; returns the /metrics URL."""

@@ -43,6 +43,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--page-size", type=int, default=1, help="tokens per KV page")
     g.add_argument(
+        "--checkpoint-interval",
+        type=int,
+        default=256,
+        help="prefills save a Mamba state every this many tokens, for partial-prefix hits (0: off)",
+    )
+    g.add_argument(
         "--max-model-len",
         type=int,
         default=None,
@@ -55,6 +61,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="GPU memory fraction for KV and Mamba-state pools (after weights)",
     )
     g.add_argument("--cache-mb", type=int, default=256, help="KV + state pool size on CPU, MiB")
+    g.add_argument(
+        "--cuda-graph-max-bs",
+        type=int,
+        default=256,
+        help="GPU: decode batches up to this size replay CUDA graphs (0: always eager)",
+    )
     g.add_argument("--seed", type=int, default=0, help="engine seed (unseeded sampling)")
 
 
@@ -70,8 +82,10 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         max_running_requests=args.max_running_requests,
         chunked_prefill_size=args.chunked_prefill_size,
         page_size=args.page_size,
+        checkpoint_interval=args.checkpoint_interval,
         max_model_len=args.max_model_len,
         mem_fraction=args.mem_fraction_static,
         cache_bytes=args.cache_mb << 20,
+        cuda_graph_max_bs=args.cuda_graph_max_bs,
         seed=args.seed,
     )

@@ -1,6 +1,7 @@
 """`hybridserve worker`: worker groups on a Ray cluster, each serving the Worker gRPC service
 from its rank 0 (Kubernetes: one group per GPU pod, all on the same port; the router lists the
-pods' addresses). Unhealthy groups are restarted in place."""
+pods' addresses, or finds the groups itself with --ray-address). Unhealthy groups are restarted
+in place."""
 
 from __future__ import annotations
 

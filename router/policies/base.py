@@ -18,6 +18,7 @@ class Candidate:
     pending_prefill_tokens: int  # uncached prompt tokens of in-flight requests before 1st token
     active_tokens: int  # prompt + generated tokens of in-flight requests
     cached_tokens: int = 0  # this request's predicted usable cached prefix on the group
+    affinity_tokens: int = 0  # its prefix's KV held or being computed there (>= cached_tokens)
 
     @property
     def load_tokens(self) -> int:

@@ -108,7 +108,7 @@ def test_paged_decode_attention(lengths: list[int]) -> None:
     indptr_t = torch.tensor(indptr, dtype=torch.int32, device=dev)
     out = attention.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr_t, d**-0.5)
     assert rel_err(out, want) < BF16_REL
-    out = kernels.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, indptr, d**-0.5)
+    out = kernels.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr_t, d**-0.5)
     assert rel_err(out, want) < BF16_REL
 
 

@@ -48,7 +48,10 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def local_cluster(
-    num_groups: int = 2, policy: str = "cache_aware", **engine_options: object
+    num_groups: int = 2,
+    policy: str = "cache_aware",
+    policy_options: dict[str, float] | None = None,
+    **engine_options: object,
 ) -> AsyncIterator[Cluster]:
     options = {"model": "tiny", "cache_bytes": 32 << 20, **engine_options}
     engines = [AsyncEngine(Engine(EngineConfig(**options))) for _ in range(num_groups)]
@@ -63,7 +66,7 @@ async def local_cluster(
             workers.append(await worker.start())
         config = RouterConfig(
             policy=policy,
-            policy_options={"seed": 0},
+            policy_options={"seed": 0, **(policy_options or {})},
             groups=tuple(w.address for w in workers),
             health_interval_s=0.2,
         )

@@ -52,6 +52,18 @@ def test_cache_aware_trades_cached_tokens_against_load():
     assert policy.cost(600, hot) == 600 - 500 + 64 * 2
 
 
+def test_cache_aware_counts_kv_without_a_state_at_the_affinity_weight():
+    """A group holding the prefix's KV (no state on it yet) wins over an idle one while the
+    saved prefill (0.5 x 500 tokens) outweighs its extra load (64 per running request)."""
+    held = Candidate("held", 2, 0, 900, cached_tokens=0, affinity_tokens=500)
+    idle = _c("idle")
+    assert CacheAwarePolicy(seed=0).select(600, [held, idle]).group_id == "held"
+    assert CacheAwarePolicy(affinity_weight=0.0, seed=0).select(600, [held, idle]) == idle
+    busier = Candidate("held", 4, 0, 900, cached_tokens=0, affinity_tokens=500)
+    assert CacheAwarePolicy(seed=0).select(600, [busier, idle]) == idle
+    assert CacheAwarePolicy(seed=0).cost(600, held) == 600 - 0.5 * 500 + 64 * 2
+
+
 def test_cache_aware_keeps_affinity_inside_the_load_window_only():
     policy = CacheAwarePolicy(balance_abs=4, balance_rel=1.5, seed=0)
     overloaded = _c("hot", in_flight=10, cached=10_000)
@@ -67,9 +79,11 @@ def test_router_flags_build_the_policy_options():
 
     parser = argparse.ArgumentParser()
     add_router_arguments(parser)
-    config = router_config(parser.parse_args(["--decode-weight", "8", "--worker", "h:1"]))
+    argv = ["--decode-weight", "8", "--affinity-weight", "0.25", "--worker", "h:1"]
+    config = router_config(parser.parse_args(argv))
     assert config.groups == ("h:1",) and config.policy_options["decode_weight"] == 8.0
     policy = create_policy(config.policy, **config.policy_options)
     assert isinstance(policy, CacheAwarePolicy) and policy.decode_weight == 8.0
+    assert policy.affinity_weight == 0.25
     config = router_config(parser.parse_args(["--policy", "round_robin"]))
     assert create_policy(config.policy, **config.policy_options).name == "round_robin"

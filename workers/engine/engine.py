@@ -18,6 +18,7 @@ from hybridserve.workers.cache import HybridRadixCache, KVPagePool, MambaStatePo
 from hybridserve.workers.cache.events import DiscardingOutbox
 from hybridserve.workers.distributed import ParallelContext
 from hybridserve.workers.engine.cache_manager import CacheManager
+from hybridserve.workers.engine.decode_graphs import DecodeGraphs
 from hybridserve.workers.engine.engine_config import EngineConfig
 from hybridserve.workers.engine.memory import cache_budget_bytes, plan_pools
 from hybridserve.workers.engine.model_runner import ModelRunner
@@ -65,10 +66,19 @@ class Engine:
         self.grid = cfg.resolved_snapshot_interval(config.chunk_size)
         self.cache = CacheManager(self.buffers, self.kv_pool, self.state_pool, self.tree, self.grid)
         self.scheduler = Scheduler(
-            self.cache, self.grid, cfg.chunked_prefill_size, cfg.max_running_requests
+            self.cache,
+            self.grid,
+            cfg.chunked_prefill_size,
+            cfg.max_running_requests,
+            cfg.resolved_checkpoint_interval(self.grid),
         )
         self.sampler = Sampler(config.eos_token_ids, seed=cfg.seed)
-        self.runner = ModelRunner(self.model, self.buffers, self.sampler, self.device)
+        graphs = None
+        if self.device.type == "cuda" and parallel.tp_size == 1 and cfg.cuda_graph_max_bs > 0:
+            max_bs = min(cfg.cuda_graph_max_bs, cfg.max_running_requests)
+            kv_slots = (pages + 1) * cfg.page_size
+            graphs = DecodeGraphs(self.model, self.buffers, self.device, max_bs, kv_slots)
+        self.runner = ModelRunner(self.model, self.buffers, self.sampler, self.device, graphs)
         self.requests: dict[str, list[Request]] = {}
         self._ids = itertools.count()
         self._arrivals = itertools.count()

@@ -20,8 +20,14 @@ class EngineConfig:
     (minus the weights) does. `num_kv_pages` / `num_state_slots` override both (tests use them to
     create memory pressure). Mamba-state snapshots live on a grid of `snapshot_interval` tokens
     (auto: lcm of page size and the scan chunk), and chunked prefill cuts chunks on that grid.
-    `tp` ranks share the model (heads, vocab, intermediate dims split); `ep` of them split the MoE
-    experts (None: ep = tp, whole experts per rank; 1: every rank splits every expert).
+    A prefill also saves a state every `checkpoint_interval` tokens (rounded up to the grid; 0:
+    only at chunk ends and the prompt's last grid point), so a later prompt that shares only part
+    of a long one (a system prompt, then another question) resumes from the deepest checkpoint
+    below the branch point instead of from scratch; checkpoints are evicted LRU like any state.
+    On a GPU, decode steps of up to `cuda_graph_max_bs` requests replay CUDA graphs captured at
+    start-up (tensor-parallel groups decode eagerly for now). `tp` ranks share the model (heads,
+    vocab, intermediate dims split); `ep` of them split the MoE experts (None: ep = tp, whole
+    experts per rank; 1: every rank splits every expert).
     """
 
     model: str = "tiny"
@@ -38,9 +44,11 @@ class EngineConfig:
     num_kv_pages: int | None = None
     num_state_slots: int | None = None
     snapshot_interval: int | None = None
+    checkpoint_interval: int = 256
     max_waiting_requests: int = 4096
     tp: int = 1
     ep: int | None = None
+    cuda_graph_max_bs: int = 256  # decode CUDA graphs up to this batch (0: eager; GPU, tp=1)
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -53,6 +61,10 @@ class EngineConfig:
             raise ConfigError(f"mem_fraction: must be in (0, 1], got {self.mem_fraction}")
         if self.dtype != "auto" and self.dtype not in _DTYPES:
             raise ConfigError(f"dtype: expected auto or one of {sorted(_DTYPES)}")
+        if self.checkpoint_interval < 0:
+            raise ConfigError(f"checkpoint_interval: must be >= 0, got {self.checkpoint_interval}")
+        if self.cuda_graph_max_bs < 0:
+            raise ConfigError(f"cuda_graph_max_bs: must be >= 0, got {self.cuda_graph_max_bs}")
         if self.tp < 1:
             raise ConfigError(f"tp: must be >= 1, got {self.tp}")
         if self.ep is not None and (self.ep < 1 or self.tp % self.ep):
@@ -80,3 +92,7 @@ class EngineConfig:
                 f"snapshot_interval: {interval} must be a multiple of page_size {self.page_size}"
             )
         return interval
+
+    def resolved_checkpoint_interval(self, grid: int) -> int:
+        """The checkpoint interval rounded up to a multiple of the snapshot grid (0: off)."""
+        return -(-self.checkpoint_interval // grid) * grid

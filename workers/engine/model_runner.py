@@ -1,9 +1,13 @@
-"""Turns a scheduled batch into the model's varlen inputs, runs the forward, samples."""
+"""Turns a scheduled batch into the model's varlen inputs, runs the forward, samples.
+
+Pure decode steps that fit a captured size replay a CUDA graph (decode_graphs.py); the rest run
+eagerly."""
 
 from __future__ import annotations
 
 import torch
 
+from hybridserve.workers.engine.decode_graphs import DecodeGraphs
 from hybridserve.workers.engine.sampler import SampleOutput, Sampler
 from hybridserve.workers.engine.sampling_params import SamplingParams
 from hybridserve.workers.engine.scheduler import ScheduledBatch
@@ -22,11 +26,13 @@ class ModelRunner:
         buffers: HybridCacheBuffers,
         sampler: Sampler,
         device: torch.device,
+        graphs: DecodeGraphs | None = None,
     ) -> None:
         self.model = model
         self.buffers = buffers
         self.sampler = sampler
         self.device = device
+        self.graphs = graphs
 
     def forward(self, batch: ScheduledBatch) -> torch.Tensor:
         """Logits [n, vocab] (fp32) of the chunks that end their request's input, in order."""
@@ -47,8 +53,15 @@ class ModelRunner:
             if c.wants_logits:
                 logit_rows.append(len(ids) - 1)
 
-        def t(values: list[int]) -> torch.Tensor:
-            return torch.tensor(values, dtype=torch.long, device=self.device)
+        decode = all(
+            len(c.slots) == 1 and c.start > 0 and c.wants_logits and not c.snapshots
+            for c in batch.chunks
+        )
+        if decode and self.graphs is not None and self.graphs.padded_size(len(ids)):
+            return self.graphs.run(ids, out_loc, kv, indptr, states)
+
+        def t(values: list[int], dtype: torch.dtype = torch.long) -> torch.Tensor:
+            return torch.tensor(values, dtype=dtype, device=self.device)
 
         fb = ForwardBatch(
             input_ids=t(ids),
@@ -59,7 +72,8 @@ class ModelRunner:
             kv_indptr=indptr,
             state_slots=t(states),
             snapshots=snapshots,
-            logits_indices=t(logit_rows),
+            logits_indices=None if decode else t(logit_rows),
+            kv_indptr_device=t(indptr, torch.int32) if decode else None,
         )
         return self.model(fb, self.buffers)
 

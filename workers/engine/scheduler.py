@@ -3,7 +3,8 @@
 Running requests go first (oldest first; a decode token is always scheduled, prefill chunks
 spend the budget), then waiting requests are admitted FCFS while budget, memory and
 `max_running_requests` allow. A prefill chunk that stops before the end of its input ends on the
-snapshot grid, so a Mamba state can be saved wherever a later request may branch. When memory
+snapshot grid, so a Mamba state can be saved wherever a later request may branch; prefills also
+save a state every `checkpoint_interval` tokens (a grid multiple, 0: off). When memory
 runs out the newest running request is retracted (it keeps nothing but what the radix cache
 holds) and resumes later.
 """
@@ -40,10 +41,16 @@ class ScheduledBatch:
 
 class Scheduler:
     def __init__(
-        self, cache: CacheManager, grid: int, chunked_prefill_size: int, max_running_requests: int
+        self,
+        cache: CacheManager,
+        grid: int,
+        chunked_prefill_size: int,
+        max_running_requests: int,
+        checkpoint_interval: int = 0,
     ) -> None:
         self.cache = cache
         self.grid = grid
+        self.checkpoint_interval = checkpoint_interval
         self.budget = max(grid, chunked_prefill_size // grid * grid)
         self.max_running = max_running_requests
         self.waiting: deque[Request] = deque()
@@ -121,10 +128,14 @@ class Scheduler:
         positions = set()
         if end < req.num_tokens:
             positions.add(end)
-        elif req.in_prefill and end // self.grid * self.grid > start:
-            positions.add(end // self.grid * self.grid)
+        elif req.in_prefill and (end - 1) // self.grid * self.grid > start:
+            # the last grid point a repeat of this prompt can use (its last token always runs)
+            positions.add((end - 1) // self.grid * self.grid)
         if req.snapshot_at is not None and start < req.snapshot_at <= end:
             positions.add(req.snapshot_at)
+        every = self.checkpoint_interval
+        if every and req.in_prefill:
+            positions.update(range((start // every + 1) * every, end + 1, every))
         chunk = ScheduledChunk(req, start, self.cache.assign_slots(req, n))
         for pos in sorted(positions):
             if pos % self.cache.page_size == 0 and pos > req.tree_len:

@@ -47,7 +47,12 @@ class Attention(nn.Module):
         k_cache, v_cache = caches.kv[self.cache_index]  # [slots, kv_heads, head_dim] each
         k_cache[batch.out_cache_loc] = self.k_proj(x).view(T, self.num_kv_heads, self.head_dim)
         v_cache[batch.out_cache_loc] = self.v_proj(x).view(T, self.num_kv_heads, self.head_dim)
-        o = kernels.attention_varlen(
-            q, k_cache, v_cache, batch.cu_q, batch.kv_indices, batch.kv_indptr, self.scale
-        )
+        if batch.kv_indptr_device is not None:  # decode: one query a sequence
+            o = kernels.paged_decode_attention(
+                q, k_cache, v_cache, batch.kv_indices, batch.kv_indptr_device, self.scale
+            )
+        else:
+            o = kernels.attention_varlen(
+                q, k_cache, v_cache, batch.cu_q, batch.kv_indices, batch.kv_indptr, self.scale
+            )
         return self.o_proj(o.reshape(T, self.num_heads * self.head_dim))

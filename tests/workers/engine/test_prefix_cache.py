@@ -57,10 +57,26 @@ def test_a_match_past_the_last_snapshot_saves_one_on_the_grid():
     assert third.cached_tokens == 176
 
 
-def test_identical_repeated_prompt_hits():
+@pytest.mark.parametrize("length, hit", [(100, 96), (128, 112)])
+def test_identical_repeated_prompt_hits(length, hit):
+    """A repeat hits the last grid point before its last token (which always runs), also when
+    the prompt ends exactly on the grid."""
     llm = LLM("tiny")
-    prompt = _tokens(4, 100)
+    prompt = _tokens(4, length)
     a = llm.generate([prompt], GREEDY)[0]
     b = llm.generate([prompt], GREEDY)[0]
-    assert a.cached_tokens == 0 and b.cached_tokens == 96  # the last grid point before token 100
+    assert a.cached_tokens == 0 and b.cached_tokens == hit
     assert a.token_ids == b.token_ids
+
+
+@pytest.mark.parametrize("interval, expected", [(0, 0), (64, 128), (100, 112)])
+def test_checkpoints_inside_one_chunk_serve_a_partial_match(interval, expected):
+    """A 200-token prompt prefilled in one chunk leaves states every `interval` tokens (rounded
+    up to the grid: 100 -> 112); a prompt sharing its first 150 resumes from the deepest one."""
+    llm = LLM("tiny", chunked_prefill_size=4096, checkpoint_interval=interval)
+    first = _tokens(1, 200)
+    llm.generate([first], GREEDY)
+    second = first[:150] + _tokens(2, 30)
+    out = llm.generate([second], GREEDY)[0]
+    assert out.cached_tokens == expected
+    assert_same_greedy(*_ref(second), out.token_ids)

@@ -1,0 +1,126 @@
+"""Decode forwards replayed from CUDA graphs, one graph per padded batch size.
+
+A decode step of this model launches ~1,500 small kernels (52 blocks, each a handful of ops); in
+eager mode the host cannot issue them as fast as the GPU runs them, so batch 1 takes as long as
+batch 64. A graph captured once per batch size replays them with one launch. Its inputs live in
+static buffers whose addresses are fixed at capture: each step copies the batch in (padded to
+the next captured size), replays, and reads the logits of the real rows.
+
+Padding rows decode token 0 against the scratch rows the pools never hand out (KV slot 0, state
+row 0), so they cannot touch a request's cache. Prefill and mixed steps stay eager. Without CUDA
+(`capture=False`) the same padded static-buffer forward runs eagerly, which is how the CPU tests
+check the padding.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hybridserve.workers.models import ForwardBatch, HybridCacheBuffers, NemotronHForCausalLM
+
+SCRATCH = 0  # KV slot and state row reserved by the pools for padding writes
+
+
+def graph_batch_sizes(max_batch: int) -> list[int]:
+    """1, 2, 4, 8, then every 16 up to `max_batch` (which is always included)."""
+    sizes = [s for s in (1, 2, 4, 8) if s < max_batch]
+    sizes += list(range(16, max_batch, 16))
+    return sorted({*sizes, max_batch})
+
+
+class DecodeGraphs:
+    def __init__(
+        self,
+        model: NemotronHForCausalLM,
+        buffers: HybridCacheBuffers,
+        device: torch.device,
+        max_batch: int,
+        max_kv_tokens: int,
+        capture: bool = True,
+    ) -> None:
+        self.model, self.buffers, self.device = model, buffers, device
+        self.sizes = graph_batch_sizes(max_batch)
+        self.max_batch = max_batch
+        long = dict(dtype=torch.long, device=device)
+        self.input_ids = torch.zeros(max_batch, **long)
+        self.out_cache_loc = torch.zeros(max_batch, **long)
+        self.state_slots = torch.zeros(max_batch, **long)
+        self.kv_indices = torch.zeros(max_kv_tokens + max_batch, **long)
+        self.kv_indptr = torch.zeros(max_batch + 1, dtype=torch.int32, device=device)
+        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        self.logits: dict[int, torch.Tensor] = {}
+        if capture:
+            self._capture()
+
+    def padded_size(self, batch: int) -> int | None:
+        """The captured size that serves `batch` sequences; None when it is too large."""
+        return next((s for s in self.sizes if s >= batch), None)
+
+    def run(
+        self, ids: list[int], out_loc: list[int], kv: list[int], indptr: list[int], slots: list[int]
+    ) -> torch.Tensor:
+        """Logits [len(ids), vocab] of one decode step (`indptr` offsets into `kv`)."""
+        size, padded_indptr = self._fill(ids, out_loc, kv, indptr, slots)
+        if size in self.graphs:
+            self.graphs[size].replay()
+            return self.logits[size][: len(ids)]
+        return self.model(self._batch(size, padded_indptr), self.buffers)[: len(ids)]
+
+    def _fill(
+        self,
+        ids: list[int],
+        out_loc: list[int],
+        kv: list[int],
+        indptr: list[int],
+        slots: list[int],
+        size: int | None = None,
+    ) -> tuple[int, list[int]]:
+        """Copy a step into the static buffers, padded to `size` (default: the smallest captured
+        size that fits); returns the size and the padded indptr."""
+        size = size or self.padded_size(len(ids))
+        assert size is not None, f"decode batch {len(ids)} exceeds the captured {self.max_batch}"
+        pad = size - len(ids)
+        indptr = indptr + list(range(indptr[-1] + 1, indptr[-1] + pad + 1))
+        self._put(self.input_ids, ids + [0] * pad)
+        self._put(self.out_cache_loc, out_loc + [SCRATCH] * pad)
+        self._put(self.state_slots, slots + [SCRATCH] * pad)
+        self._put(self.kv_indices, kv + [SCRATCH] * pad)
+        self._put(self.kv_indptr, indptr)
+        return size, indptr
+
+    def _put(self, dst: torch.Tensor, values: list[int]) -> None:
+        src = torch.tensor(values, dtype=dst.dtype, pin_memory=dst.is_cuda)
+        dst[: len(values)].copy_(src, non_blocking=True)
+
+    def _batch(self, size: int, indptr: list[int]) -> ForwardBatch:
+        return ForwardBatch(
+            input_ids=self.input_ids[:size],
+            cu_q=list(range(size + 1)),
+            prefix_lens=[1] * size,
+            out_cache_loc=self.out_cache_loc[:size],
+            kv_indices=self.kv_indices,
+            kv_indptr=indptr,
+            state_slots=self.state_slots[:size],
+            snapshots=[],
+            kv_indptr_device=self.kv_indptr[: size + 1],
+        )
+
+    def _capture(self) -> None:
+        """Largest size first, all graphs sharing one memory pool (SGLang and vLLM do the same)."""
+        pool = None
+        for size in reversed(self.sizes):
+            empty: list[int] = []
+            _, indptr = self._fill(empty, empty, empty, [0], empty, size)  # all padding
+            batch = self._batch(size, indptr)
+            stream = torch.cuda.Stream(self.device)
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream):
+                for _ in range(2):  # compile the Triton kernels, settle the allocator
+                    self.model(batch, self.buffers)
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=pool):
+                self.logits[size] = self.model(batch, self.buffers)
+            pool = graph.pool()
+            self.graphs[size] = graph
+        torch.cuda.synchronize(self.device)
