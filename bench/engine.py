@@ -3,7 +3,8 @@
     python3 bench/engine.py --model nemotron-3-nano-30b-a3b --load-format dummy --dtype bfloat16 \
         --batch 1,8,64 --input-len 1024 --output-len 32 [--baseline transformers]
 
-Runs the real `LLM` / `Engine` in this process (eager: no CUDA graphs yet). Per batch size B it
+Runs the real `LLM` / `Engine` in this process: decode replays CUDA graphs (up to
+--cuda-graph-max-bs) and, for the side-by-side, each batch is run again eagerly. Per batch size B it
 prefills B random prompts of --input-len tokens (distinct, so no prefix-cache hits), then times
 every engine step that decodes all B sequences (host clock around `Engine.step`, which ends in a
 device-to-host copy of the sampled tokens); the median after --skip warm-up steps is the step time.
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from hybridserve.workers.engine import LLM, SamplingParams
+from hybridserve.workers.engine.decode_graphs import SCRATCH
 from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
 from hybridserve.workers.models.loader import resolve_config
 
@@ -114,13 +116,20 @@ def random_prompts(n: int, length: int, vocab: int, gen: torch.Generator) -> lis
 @dataclass
 class DecodeResult:
     batch: int
+    mode: str  # "graph" (CUDA graphs) or "eager"
     step_s: float
     steps: int
     prefill_s: float  # wall time to get every request of the batch through prefill
 
 
-def run_decode(llm: LLM, prompts: list[list[int]], output_len: int, skip: int) -> DecodeResult:
+def run_decode(
+    llm: LLM, prompts: list[list[int]], output_len: int, skip: int, eager: bool = False
+) -> DecodeResult:
+    """Median decode step of `prompts` run together; `eager` bypasses the CUDA graphs."""
     engine = llm.engine
+    graphs = engine.runner.graphs
+    if eager:
+        engine.runner.graphs = None
     params = SamplingParams(temperature=0.0, max_tokens=output_len, ignore_eos=True)
     for p in prompts:
         engine.add_request(p, params)
@@ -135,8 +144,49 @@ def run_decode(llm: LLM, prompts: list[list[int]], output_len: int, skip: int) -
             if prefill_s != prefill_s:  # the first pure decode step: every prompt is in
                 prefill_s = t0 - started
             times.append(dt)
+    engine.runner.graphs = graphs
     kept = times[skip:] or times
-    return DecodeResult(b, statistics.median(kept), len(kept), prefill_s)
+    mode = "graph" if graphs is not None and not eager else "eager"
+    return DecodeResult(b, mode, statistics.median(kept), len(kept), prefill_s)
+
+
+def graph_gpu_ms(llm: LLM, batch: int, vocab: int, reps: int = 20) -> float:
+    """GPU time of one replay of the decode graph serving `batch` (random tokens, so the MoE
+    routes as in a real step; every row on the scratch slots, context of one token)."""
+    graphs = llm.engine.runner.graphs
+    size = graphs.padded_size(batch)
+    ids = torch.randint(3, vocab, (size,)).tolist()
+    scratch = [SCRATCH] * size
+    graphs.fill(ids, scratch, scratch, list(range(size + 1)), scratch, size)
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(reps):
+        start.record()
+        graphs.graphs[size].replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def profile_step(llm: LLM, prompts: list[list[int]], top: int = 12) -> str:
+    """Kernel time breakdown of one eager decode step (the same kernels the graph replays)."""
+    engine, graphs = llm.engine, llm.engine.runner.graphs
+    engine.runner.graphs = None
+    params = SamplingParams(temperature=0.0, max_tokens=4, ignore_eos=True)
+    for p in prompts:
+        engine.add_request(p, params)
+    while engine.stats().running < len(prompts) or engine.stats().waiting:
+        engine.step()
+    engine.step()  # the first decode step
+    activities = [torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as prof:
+        engine.step()
+        torch.cuda.synchronize()
+    while engine.has_work():
+        engine.step()
+    engine.runner.graphs = graphs
+    return prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=top)
 
 
 def run_prefill(llm: LLM, prompt: list[int], device: torch.device) -> float:
@@ -191,14 +241,14 @@ def print_tables(
     dtype = args.dtype
     ctx = args.input_len + args.output_len // 2
     print(
-        f"\n## decode ({args.model}, {dtype}, eager, input {args.input_len}, "
+        f"\n## decode ({args.model}, {dtype}, input {args.input_len}, "
         f"output {args.output_len}, median step after {args.skip} warm-up steps)"
     )
     print(
-        "| batch | step ms | tok/s | roofline GB | roofline ms | roofline tok/s | % roofline "
-        "| transformers tok/s | speedup |"
+        "| batch | mode | step ms | tok/s | roofline GB | roofline ms | roofline tok/s "
+        "| % roofline | transformers tok/s | speedup |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         cost = step_cost(config, r.batch, ctx, r.batch, wbytes)
         floor = cost.seconds(bandwidth, flop_rate)
@@ -206,7 +256,7 @@ def print_tables(
         base_tps = f"{r.batch / base[0]:.1f}" if base else "-"
         speedup = f"{base[0] / r.step_s:.1f}x" if base else "-"
         print(
-            f"| {r.batch} | {r.step_s * 1e3:.2f} | {r.batch / r.step_s:.1f} | "
+            f"| {r.batch} | {r.mode} | {r.step_s * 1e3:.2f} | {r.batch / r.step_s:.1f} | "
             f"{cost.bytes / 1e9:.2f} | {floor * 1e3:.2f} | {r.batch / floor:.0f} | "
             f"{100 * floor / r.step_s:.1f}% | {base_tps} | {speedup} |"
         )
@@ -236,6 +286,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--baseline", choices=["none", "transformers"], default="none")
     ap.add_argument("--baseline-max-batch", type=int, default=8)
+    ap.add_argument("--cuda-graph-max-bs", type=int, default=256, help="0: eager only")
+    ap.add_argument("--no-eager", action="store_true", help="skip the eager run beside graphs")
+    ap.add_argument("--profile", action="store_true", help="print kernel times of a decode step")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     config = resolve_config(args.model)
@@ -250,6 +303,7 @@ def main() -> None:
         seed=args.seed,
         max_running_requests=max(batches),
         chunked_prefill_size=args.chunked_prefill_size,
+        cuda_graph_max_bs=args.cuda_graph_max_bs,
     )
     device = llm.engine.device
     dtype = next(llm.engine.model.parameters()).dtype
@@ -270,15 +324,23 @@ def main() -> None:
         llm, random_prompts(1, args.input_len, config.vocab_size, gen)[0], device
     )
     results = []
+    modes = [False] + ([True] if llm.engine.runner.graphs and not args.no_eager else [])
     for b in batches:
-        prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
-        results.append(run_decode(llm, prompts, args.output_len, args.skip))
-        r = results[-1]
-        print(
-            f"batch {b}: step {r.step_s * 1e3:.2f} ms over {r.steps} steps, "
-            f"prefill of the batch {r.prefill_s:.2f} s",
-            flush=True,
-        )
+        for eager in modes:
+            prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
+            results.append(run_decode(llm, prompts, args.output_len, args.skip, eager))
+            r = results[-1]
+            gpu = ""
+            if r.mode == "graph":
+                gpu = f", graph replay alone {graph_gpu_ms(llm, b, config.vocab_size):.2f} ms"
+            print(
+                f"batch {b} ({r.mode}): step {r.step_s * 1e3:.2f} ms over {r.steps} steps"
+                f"{gpu}, prefill of the batch {r.prefill_s:.2f} s",
+                flush=True,
+            )
+        if args.profile and device.type == "cuda":
+            prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
+            print(f"kernels of one eager decode step, batch {b}:\n{profile_step(llm, prompts)}")
     llm.shutdown()
     del llm
     gc.collect()

@@ -39,6 +39,11 @@ class Row(NamedTuple):
     gbytes: float  # bytes the call must move, in GB
 
 
+def poison() -> None:
+    """Fill freed device memory with NaN before a Triton run, so an unwritten output shows."""
+    torch.empty(64 << 20, dtype=BF16, device="cuda").fill_(float("nan"))
+
+
 def median_us(fn: Callable[[], object], reps: int, warmup: int = 3) -> float:
     for _ in range(warmup):
         fn()
@@ -124,7 +129,9 @@ def bench_norms(reps: int) -> list[Row]:
     wg = torch.randn(D_INNER, device="cuda", dtype=BF16)
     for t in (1, 64, 512, 8192):
         x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
-        out, want = norm.rms_norm(x, w, 1e-5), ref.rms_norm(x, w, 1e-5)
+        want = ref.rms_norm(x, w, 1e-5)
+        poison()
+        out = norm.rms_norm(x, w, 1e-5)
         nbytes = 2 * x.numel() * 2
         rows.append(
             row(
@@ -140,8 +147,9 @@ def bench_norms(reps: int) -> list[Row]:
             )
         )
         y, z = torch.randn(2, t, D_INNER, device="cuda", dtype=BF16)
-        out = norm.gated_rms_norm(y, z, wg, GROUP, 1e-5)
         want = ref.gated_rms_norm(y, z, wg, GROUP, 1e-5)
+        poison()
+        out = norm.gated_rms_norm(y, z, wg, GROUP, 1e-5)
         rows.append(
             row(
                 "gated_rms_norm",
@@ -169,6 +177,7 @@ def bench_conv(reps: int) -> list[Row]:
         slots = torch.randperm(1024, device="cuda")[:bsz]
         x = torch.randn(bsz, CONV_DIM, device="cuda", dtype=BF16)
         want, _ = ref.conv1d_update(x, cache[slots], w, b)
+        poison()
         out = conv1d.conv1d_update_slots(x, cache.clone(), w, b, slots)
 
         ref_fn = partial(_ref_conv1d_update_slots, x, cache, w, b, slots)
@@ -207,18 +216,92 @@ def bench_attention(reps: int) -> list[Row]:
             attention.paged_decode_attention, q, k_cache, v_cache, kv_indices, indptr_t, scale
         )
         nbytes = 2 * slots * HKV * HEAD_DIM * 2 + slots * 8
+        want = ref_fn()
+        poison()
         rows.append(
             row(
                 "paged_decode_attention",
                 f"B={bsz} ctx={ctx} {HQ}/{HKV}x{HEAD_DIM}",
                 tri_fn(),
-                ref_fn(),
+                want,
                 1e-2,
                 ref_fn,
                 tri_fn,
                 nbytes,
                 reps,
                 ref_graph=False,
+            )
+        )
+    return rows
+
+
+MAMBA_HEADS, MAMBA_P, SSM_N, N_GROUPS = 64, 64, 128, 8
+
+
+def _ref_ssu_slots(cache: torch.Tensor, slots: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+    state = cache[slots]
+    y = ref.selective_state_update(state, *args)
+    cache[slots] = state
+    return y
+
+
+def bench_mamba_decode(reps: int) -> list[Row]:
+    from hybridserve.kernels import ssu
+
+    rows = []
+    for bsz in (1, 64, 512):
+        cache = torch.randn(1024, MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda")
+        slots = torch.randperm(1024, device="cuda")[:bsz]
+        gn = N_GROUPS * SSM_N
+        act = torch.randn(bsz, D_INNER + 2 * gn, device="cuda", dtype=BF16)
+        x = act[:, :D_INNER].view(bsz, MAMBA_HEADS, MAMBA_P)
+        B = act[:, D_INNER : D_INNER + gn].view(bsz, N_GROUPS, SSM_N)
+        C = act[:, D_INNER + gn :].view(bsz, N_GROUPS, SSM_N)
+        dt = torch.rand(bsz, MAMBA_HEADS, device="cuda") * 0.5
+        A, D = -torch.rand(MAMBA_HEADS, device="cuda") * 4, torch.randn(MAMBA_HEADS, device="cuda")
+        args = (x, dt, A, B, C, D)
+        want = ref.selective_state_update(cache[slots], *args)
+        poison()
+        out = ssu.selective_state_update_slots(cache.clone(), slots, *args)
+        rows.append(
+            row(
+                "selective_state_update",
+                f"B={bsz} H={MAMBA_HEADS} P={MAMBA_P} N={SSM_N}",
+                out,
+                want,
+                1e-2,
+                partial(_ref_ssu_slots, cache, slots, *args),
+                partial(ssu.selective_state_update_slots, cache, slots, *args),
+                bsz * MAMBA_HEADS * MAMBA_P * SSM_N * 4 * 2,
+                reps,
+            )
+        )
+    return rows
+
+
+def bench_gate(reps: int) -> list[Row]:
+    from hybridserve import kernels
+
+    rows = []
+    w = torch.randn(EXPERTS, HIDDEN, device="cuda") * HIDDEN**-0.5
+    bias = torch.randn(EXPERTS, device="cuda") * 0.1
+    for t in (1, 64, 512):
+        x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
+        args = (x, w, bias, TOP_K, 1, 1, True, 2.5)
+        want = ref.gate_topk(*args)[0].sort(-1).values
+        poison()
+        out = kernels.gate_topk(*args)[0].sort(-1).values
+        rows.append(
+            row(
+                "gate_topk (fp32 mm + topk)",
+                f"T={t} E={EXPERTS} k={TOP_K}",
+                out,
+                want,
+                1e-2,
+                partial(ref.gate_topk, *args),
+                partial(kernels.gate_topk, *args),
+                EXPERTS * HIDDEN * 4 + t * HIDDEN * 2,
+                reps,
             )
         )
     return rows
@@ -254,6 +337,7 @@ def bench_moe(reps: int, sweep: bool) -> list[Row]:
         touched = torch.unique(ids).numel()
         nbytes = touched * 2 * INTER * HIDDEN * 2 + t * HIDDEN * (2 + 4)
         want = ref.moe_experts(x, w_up, w_down, weights, ids)
+        poison()
         out = moe.moe_experts(x, w_up, w_down, weights, ids)
         rows.append(
             row(
@@ -285,11 +369,8 @@ def bench_moe(reps: int, sweep: bool) -> list[Row]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reps", type=int, default=50)
-    parser.add_argument("--no-sweep", action="store_true", help="skip the MoE tile sweep")
-    args = parser.parse_args()
+def collect(reps: int, sweep: bool) -> tuple[list[Row], float]:
+    """Check and time every kernel; returns the rows and the device copy rate (bytes/s)."""
     torch.manual_seed(0)
     props = torch.cuda.get_device_properties(0)
     bw = copy_bandwidth()
@@ -298,10 +379,15 @@ def main() -> None:
         f"copy {bw / 1e12:.2f} TB/s (read + write)",
         flush=True,
     )
-    rows = bench_norms(args.reps) + bench_conv(args.reps) + bench_attention(args.reps)
-    rows += bench_moe(args.reps, not args.no_sweep)
+    rows = bench_norms(reps) + bench_conv(reps) + bench_attention(reps)
+    rows += bench_mamba_decode(reps) + bench_gate(reps)
+    rows += bench_moe(reps, sweep)
+    return rows, bw
+
+
+def print_table(rows: list[Row], bw: float) -> None:
     head = (
-        f"| {'kernel':<22} | {'shape':<34} | max abs | rel err | bound | ok  | ref us | "
+        f"| {'kernel':<26} | {'shape':<34} | max abs | rel err | bound | ok  | ref us | "
         "ref graph us | triton us | triton graph us | speedup (graph) | GB/s | % copy |"
     )
     print("\nus: median of one call; eager includes host launch overhead, graph = GPU time")
@@ -312,12 +398,20 @@ def main() -> None:
         gbs = r.gbytes / (r.triton_graph_us * 1e-6)
         base = r.ref_graph_us if r.ref_graph_us == r.ref_graph_us else r.ref_us
         print(
-            f"| {r.kernel:<22} | {r.shape:<34} | {r.max_abs:7.1e} | {r.rel:7.1e} | {r.bound:.0e} | "
+            f"| {r.kernel:<26} | {r.shape:<34} | {r.max_abs:7.1e} | {r.rel:7.1e} | {r.bound:.0e} | "
             f"{ok:<3} | {r.ref_us:6.0f} | {r.ref_graph_us:12.1f} | {r.triton_us:9.1f} | "
             f"{r.triton_graph_us:15.1f} | {base / r.triton_graph_us:14.1f}x | {gbs:4.0f} | "
             f"{100 * gbs * 1e9 / bw:5.1f}% |"
         )
     print("speedup: reference (graph, else eager) over Triton graph; GB/s: fewest bytes / graph us")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--no-sweep", action="store_true", help="skip the MoE tile sweep")
+    args = parser.parse_args()
+    print_table(*collect(args.reps, not args.no_sweep))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from hybridserve.kernels import ref
 
@@ -10,11 +11,13 @@ __all__ = [
     "attention_varlen",
     "conv1d_update",
     "conv1d_update_slots",
+    "gate_topk",
     "gated_rms_norm",
     "moe_experts",
     "paged_decode_attention",
     "ref",
     "rms_norm",
+    "selective_state_update_slots",
 ]
 
 # Each entry point has the signature of its reference and picks Triton for CUDA tensors; the
@@ -41,6 +44,51 @@ def gated_rms_norm(
     from hybridserve.kernels import norm
 
     return norm.gated_rms_norm(y, z, weight, group_size, eps)
+
+
+def gate_topk(
+    x: torch.Tensor,  # [T, hidden]
+    gate_weight: torch.Tensor,  # [E, hidden]
+    correction_bias: torch.Tensor,  # [E] fp32
+    top_k: int,
+    n_group: int,
+    topk_group: int,
+    norm_topk_prob: bool,
+    routed_scaling_factor: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weights [T, k] fp32, ids [T, k]); Triton top-k after an fp32 matmul for ungrouped
+    routing on CUDA, the reference otherwise."""
+    if not x.is_cuda or n_group > 1:
+        return ref.gate_topk(
+            x, gate_weight, correction_bias, top_k, n_group, topk_group, norm_topk_prob,
+            routed_scaling_factor,
+        )  # fmt: skip
+    from hybridserve.kernels import gate
+
+    logits = F.linear(x.float(), gate_weight.float())
+    bias = correction_bias.float()
+    return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)
+
+
+def selective_state_update_slots(
+    cache: torch.Tensor,  # [num_slots, H, P, N], advanced in place at `slots`
+    slots: torch.Tensor,  # [B] distinct state slots
+    x: torch.Tensor,  # [B, H, P]
+    dt: torch.Tensor,  # [B, H] fp32, after softplus
+    A: torch.Tensor,  # [H]
+    B: torch.Tensor,  # [B, G, N]
+    C: torch.Tensor,  # [B, G, N]
+    D: torch.Tensor,  # [H]
+) -> torch.Tensor:
+    """`selective_state_update` on `cache[slots]`, writing the new states back; y [B, H, P]."""
+    if not x.is_cuda:
+        state = cache[slots]
+        y = ref.selective_state_update(state, x, dt, A, B, C, D)
+        cache[slots] = state
+        return y
+    from hybridserve.kernels import ssu
+
+    return ssu.selective_state_update_slots(cache, slots, x, dt, A, B, C, D)
 
 
 def moe_experts(

@@ -150,6 +150,54 @@ def test_moe_experts_local_slice(tokens: int, block_m: int) -> None:
     assert rel_err(out, want) < MOE_REL
 
 
+def ssu_inputs(batch: int, heads: int, p: int, n: int, groups: int, dev: str):
+    """A state cache of 600 slots, a step's x/dt/B/C as strided views like the layer's."""
+    cache = torch.randn(600, heads, p, n, device=dev)
+    slots = torch.randperm(600, device=dev)[:batch]
+    act = torch.randn(batch, heads * p + 2 * groups * n, device=dev, dtype=torch.bfloat16)
+    x = act[:, : heads * p].view(batch, heads, p)
+    B = act[:, heads * p : heads * p + groups * n].view(batch, groups, n)
+    C = act[:, heads * p + groups * n :].view(batch, groups, n)
+    dt = torch.rand(batch, heads, device=dev) * 0.5
+    A = -torch.rand(heads, device=dev) * 4
+    D = torch.randn(heads, device=dev)
+    return cache, slots, x, dt, A, B, C, D
+
+
+@gpu
+@pytest.mark.parametrize("batch", [1, 3, 257])
+@pytest.mark.parametrize(("heads", "p", "n", "groups"), [(64, 64, 128, 8), (6, 20, 24, 2)])
+def test_selective_state_update_slots(batch: int, heads: int, p: int, n: int, groups: int):
+    from hybridserve.kernels import ssu
+
+    cache, slots, x, dt, A, B, C, D = ssu_inputs(batch, heads, p, n, groups, "cuda")
+    state = cache[slots]
+    want = ref.selective_state_update(state, x, dt, A, B, C, D)
+    untouched = cache.clone()
+    poison()
+    out = ssu.selective_state_update_slots(cache, slots.to(torch.int32), x, dt, A, B, C, D)
+    assert rel_err(out, want) < BF16_REL
+    assert rel_err(cache[slots], state) < 1e-5  # the fp32 state itself
+    others = torch.ones(600, dtype=torch.bool, device="cuda")
+    others[slots] = False
+    assert torch.equal(cache[others], untouched[others])
+
+
+@gpu
+@pytest.mark.parametrize("tokens", [1, 3, 257])
+@pytest.mark.parametrize(("experts", "top_k", "normalize"), [(128, 6, True), (40, 3, False)])
+def test_gate_topk(tokens: int, experts: int, top_k: int, normalize: bool) -> None:
+    x = torch.randn(tokens, 2688, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(experts, 2688, device="cuda") * 2688**-0.5
+    bias = torch.randn(experts, device="cuda") * 0.1
+    want_w, want_ids = ref.gate_topk(x, w, bias, top_k, 1, 1, normalize, 2.5)
+    poison()
+    got_w, got_ids = kernels.gate_topk(x, w, bias, top_k, 1, 1, normalize, 2.5)
+    assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values)
+    order_got, order_want = got_ids.argsort(-1), want_ids.argsort(-1)
+    torch.testing.assert_close(got_w.gather(1, order_got), want_w.gather(1, order_want))
+
+
 def test_dispatch_uses_reference_on_cpu() -> None:
     x = torch.randn(3, 64)
     w = torch.randn(64)
@@ -159,6 +207,16 @@ def test_dispatch_uses_reference_on_cpu() -> None:
     assert torch.equal(kernels.gated_rms_norm(y, z, w, 16, 1e-5), want)
     args = moe_inputs(4, 8, 32, 16, 2, "cpu")
     assert torch.equal(kernels.moe_experts(*args), ref.moe_experts(*args))
+    gate = (torch.randn(4, 32), torch.randn(8, 32), torch.zeros(8), 2, 1, 1, True, 1.0)
+    assert all(map(torch.equal, kernels.gate_topk(*gate), ref.gate_topk(*gate)))
+
+
+def test_selective_state_update_slots_on_cpu() -> None:
+    cache, slots, x, dt, A, B, C, D = ssu_inputs(3, 4, 8, 16, 2, "cpu")
+    state = cache[slots]
+    want = ref.selective_state_update(state, x, dt, A, B, C, D)
+    out = kernels.selective_state_update_slots(cache, slots, x, dt, A, B, C, D)
+    assert torch.equal(out, want) and torch.equal(cache[slots], state)
 
 
 def test_conv1d_update_slots_on_cpu() -> None:

@@ -60,13 +60,13 @@ class DecodeGraphs:
         self, ids: list[int], out_loc: list[int], kv: list[int], indptr: list[int], slots: list[int]
     ) -> torch.Tensor:
         """Logits [len(ids), vocab] of one decode step (`indptr` offsets into `kv`)."""
-        size, padded_indptr = self._fill(ids, out_loc, kv, indptr, slots)
+        size, padded_indptr = self.fill(ids, out_loc, kv, indptr, slots)
         if size in self.graphs:
             self.graphs[size].replay()
             return self.logits[size][: len(ids)]
         return self.model(self._batch(size, padded_indptr), self.buffers)[: len(ids)]
 
-    def _fill(
+    def fill(
         self,
         ids: list[int],
         out_loc: list[int],
@@ -110,7 +110,7 @@ class DecodeGraphs:
         pool = None
         for size in reversed(self.sizes):
             empty: list[int] = []
-            _, indptr = self._fill(empty, empty, empty, [0], empty, size)  # all padding
+            _, indptr = self.fill(empty, empty, empty, [0], empty, size)  # all padding
             batch = self._batch(size, indptr)
             stream = torch.cuda.Stream(self.device)
             stream.wait_stream(torch.cuda.current_stream(self.device))

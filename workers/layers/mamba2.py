@@ -113,10 +113,7 @@ class Mamba2Mixer(nn.Module):
         w = self.conv1d.weight[:, 0, :]
         act = kernels.conv1d_update_slots(xbc, conv, w, self.conv1d.bias, slots)
         xs, B, C = self._split_xbc(act)
-        state = ssm[slots]
-        y = ref.selective_state_update(state, xs, dt, A, B, C, self.D)
-        ssm[slots] = state
-        return y
+        return kernels.selective_state_update_slots(ssm, slots, xs, dt, A, B, C, self.D)
 
     def _extend(
         self,

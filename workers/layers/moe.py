@@ -12,7 +12,6 @@ from torch import nn
 
 from hybridserve import kernels
 from hybridserve.errors import ConfigError
-from hybridserve.kernels import ref
 from hybridserve.workers.distributed import ParallelContext, split_range
 from hybridserve.workers.distributed.shard import Shard
 from hybridserve.workers.layers.mlp import ReLU2MLP
@@ -22,11 +21,15 @@ from hybridserve.workers.models.forward_batch import ForwardBatch
 
 
 class Gate(nn.Module):
-    """The MoE gate (checkpoint name `mixer.gate`); the correction bias stays fp32."""
+    """The MoE gate (checkpoint name `mixer.gate`). Weight and correction bias are kept in fp32,
+    the precision the router logits are computed in (as transformers does), so no cast runs per
+    step."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(config.n_routed_experts, config.hidden_size))
+        self.weight = nn.Parameter(
+            torch.zeros(config.n_routed_experts, config.hidden_size, dtype=torch.float32)
+        )
         self.e_score_correction_bias = nn.Parameter(
             torch.zeros(config.n_routed_experts, dtype=torch.float32), requires_grad=False
         )
@@ -85,7 +88,7 @@ class MoE(nn.Module):
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
         c = self.config
-        weights, ids = ref.gate_topk(
+        weights, ids = kernels.gate_topk(
             x,
             self.gate.weight,
             self.gate.e_score_correction_bias,
