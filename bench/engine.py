@@ -157,7 +157,8 @@ def graph_gpu_ms(llm: LLM, batch: int, vocab: int, reps: int = 20) -> float:
     size = graphs.padded_size(batch)
     ids = torch.randint(3, vocab, (size,)).tolist()
     scratch = [SCRATCH] * size
-    graphs.fill(ids, scratch, scratch, list(range(size + 1)), scratch, size)
+    kv = torch.full((size,), SCRATCH, dtype=torch.long)
+    graphs.fill(ids, scratch, kv, list(range(size + 1)), scratch, size)
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     times = []
     for _ in range(reps):

@@ -57,7 +57,12 @@ class DecodeGraphs:
         return next((s for s in self.sizes if s >= batch), None)
 
     def run(
-        self, ids: list[int], out_loc: list[int], kv: list[int], indptr: list[int], slots: list[int]
+        self,
+        ids: list[int],
+        out_loc: list[int],
+        kv: torch.Tensor,
+        indptr: list[int],
+        slots: list[int],
     ) -> torch.Tensor:
         """Logits [len(ids), vocab] of one decode step (`indptr` offsets into `kv`)."""
         size, padded_indptr = self.fill(ids, out_loc, kv, indptr, slots)
@@ -70,7 +75,7 @@ class DecodeGraphs:
         self,
         ids: list[int],
         out_loc: list[int],
-        kv: list[int],
+        kv: torch.Tensor,
         indptr: list[int],
         slots: list[int],
         size: int | None = None,
@@ -84,7 +89,10 @@ class DecodeGraphs:
         self._put(self.input_ids, ids + [0] * pad)
         self._put(self.out_cache_loc, out_loc + [SCRATCH] * pad)
         self._put(self.state_slots, slots + [SCRATCH] * pad)
-        self._put(self.kv_indices, kv + [SCRATCH] * pad)
+        padded_kv = torch.cat([kv, torch.full((pad,), SCRATCH, dtype=torch.long)])
+        if self.kv_indices.is_cuda:
+            padded_kv = padded_kv.pin_memory()
+        self.kv_indices[: len(padded_kv)].copy_(padded_kv, non_blocking=True)
         self._put(self.kv_indptr, indptr)
         return size, indptr
 
@@ -110,7 +118,8 @@ class DecodeGraphs:
         pool = None
         for size in reversed(self.sizes):
             empty: list[int] = []
-            _, indptr = self.fill(empty, empty, empty, [0], empty, size)  # all padding
+            no_kv = torch.empty(0, dtype=torch.long)
+            _, indptr = self.fill(empty, empty, no_kv, [0], empty, size)  # all padding
             batch = self._batch(size, indptr)
             stream = torch.cuda.Stream(self.device)
             stream.wait_stream(torch.cuda.current_stream(self.device))

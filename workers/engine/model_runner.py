@@ -38,27 +38,28 @@ class ModelRunner:
         """Logits [n, vocab] (fp32) of the chunks that end their request's input, in order."""
         ids: list[int] = []
         out_loc: list[int] = []
-        kv: list[int] = []
+        kv: list[torch.Tensor] = []
         cu, indptr, prefix, states, logit_rows = [0], [0], [], [], []
         snapshots = []
         for i, c in enumerate(batch.chunks):
             ids += c.req.all_ids[c.start : c.end]
             out_loc += c.slots
-            kv += c.req.kv_slots[: c.end]
+            kv.append(c.req.kv_indices(c.end))
             cu.append(len(ids))
-            indptr.append(len(kv))
+            indptr.append(indptr[-1] + c.end)
             prefix.append(c.start)
             states.append(c.req.state_slot)
             snapshots += [StateSnapshot(i, pos - c.start, slot) for pos, slot in c.snapshots]
             if c.wants_logits:
                 logit_rows.append(len(ids) - 1)
+        kv_indices = torch.cat(kv)
 
         decode = all(
             len(c.slots) == 1 and c.start > 0 and c.wants_logits and not c.snapshots
             for c in batch.chunks
         )
         if decode and self.graphs is not None and self.graphs.padded_size(len(ids)):
-            return self.graphs.run(ids, out_loc, kv, indptr, states)
+            return self.graphs.run(ids, out_loc, kv_indices, indptr, states)
 
         def t(values: list[int], dtype: torch.dtype = torch.long) -> torch.Tensor:
             return torch.tensor(values, dtype=dtype, device=self.device)
@@ -68,7 +69,7 @@ class ModelRunner:
             cu_q=cu,
             prefix_lens=prefix,
             out_cache_loc=t(out_loc),
-            kv_indices=t(kv),
+            kv_indices=kv_indices.to(self.device),
             kv_indptr=indptr,
             state_slots=t(states),
             snapshots=snapshots,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import torch
+
 from hybridserve.workers.engine.sampling_params import SamplingParams
 
 
@@ -41,12 +43,26 @@ class Request:
     node: Any = None
     state_slot: int | None = None
     snapshot_at: int | None = None  # a grid point where this prefill must save a state
+    kv_copy: torch.Tensor | None = None  # kv_slots[:len(kv_copy)] as a tensor; None once stale
     # n > 1: the other samples wait here until this one's prompt is processed, then fork from it
     siblings: list[Request] = field(default_factory=list)
     # counters
     counted: bool = False  # its prompt is in the engine's prompt / cached-token totals
     cached_tokens: int = 0
     computed_tokens: int = 0
+
+    def kv_indices(self, end: int) -> torch.Tensor:
+        """`kv_slots[:end]` as a CPU int64 tensor, extended from the previous step's copy: a
+        decode step adds one slot, so it never converts a whole context from a Python list.
+        Whoever rewrites or shortens `kv_slots` in place sets `kv_copy` to None."""
+        copy = self.kv_copy
+        if copy is None or len(copy) > end:
+            copy = torch.tensor(self.kv_slots[:end], dtype=torch.long)
+        elif len(copy) < end:
+            tail = torch.tensor(self.kv_slots[len(copy) : end], dtype=torch.long)
+            copy = torch.cat([copy, tail])
+        self.kv_copy = copy
+        return copy
 
     @property
     def all_ids(self) -> list[int]:

@@ -108,6 +108,8 @@ class Scheduler:
         return max(take, 0)
 
     def _reserve_or_retract(self, req: Request, n: int, chunks: list[ScheduledChunk]) -> bool:
+        if self.cache.reserve(req, n):
+            return True
         scheduled = {id(c.req) for c in chunks}
         while not self.cache.reserve(req, n):
             victims = [r for r in self.running if id(r) not in scheduled and r is not req]
