@@ -8,6 +8,7 @@ GPU (NCCL, 2 GPUs): python3 bench/tp_check.py --tp 2 --device cuda --dtype bfloa
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import statistics
@@ -148,7 +149,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = make_checkpoint(folder)
         common = dict(device=args.device, dtype=args.dtype)
-        ref = LLM(folder, **common).generate(prompts, params)
+        single = LLM(folder, **common)
+        ref = single.generate(prompts, params)
+        single.shutdown()  # give its device memory back before the group's rank 0 starts
+        del single
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         group = LLM(folder, tp=args.tp, ep=args.ep, **common)
         t = time.perf_counter()
         out = group.generate(prompts, params)
