@@ -3,6 +3,9 @@ the reference's first near-tie) and the decode-step all-reduce time.
 
 CPU (gloo):         python3 bench/tp_check.py --tp 2 --device cpu --dtype float32
 GPU (NCCL, 2 GPUs): python3 bench/tp_check.py --tp 2 --device cuda --dtype bfloat16
+bf16 against fp32, the noise floor of the comparison (tp=1 both):
+                    python3 bench/tp_check.py --tp 1 --device cuda --dtype bfloat16 \
+                        --ref-dtype float32
 """
 
 from __future__ import annotations
@@ -136,6 +139,9 @@ def main() -> None:
     parser.add_argument("--ep", type=int, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument(
+        "--ref-dtype", default=None, help="the tp=1 reference's dtype (default --dtype)"
+    )
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=32)
     args = parser.parse_args()
@@ -149,7 +155,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = make_checkpoint(folder)
         common = dict(device=args.device, dtype=args.dtype)
-        single = LLM(folder, **common)
+        single = LLM(folder, device=args.device, dtype=args.ref_dtype or args.dtype)
         ref = single.generate(prompts, params)
         single.shutdown()  # give its device memory back before the group's rank 0 starts
         del single
@@ -166,16 +172,18 @@ def main() -> None:
         "ep": args.ep or args.tp,
         "device": args.device,
         "dtype": args.dtype,
+        "ref_dtype": args.ref_dtype or args.dtype,
         **compare(ref, out),
         "tp_generate_s": round(elapsed, 3),
     }
-    per_op = allreduce_us(args.tp, args.device, (1, config.hidden_size))
-    n = reductions_per_step(config, args.tp)
-    report |= {
-        "allreduce_us_per_op_batch1": round(per_op, 1),
-        "allreduces_per_decode_step": n,
-        "allreduce_us_per_decode_step": round(per_op * n, 1),
-    }
+    if args.tp > 1:
+        per_op = allreduce_us(args.tp, args.device, (1, config.hidden_size))
+        n = reductions_per_step(config, args.tp)
+        report |= {
+            "allreduce_us_per_op_batch1": round(per_op, 1),
+            "allreduces_per_decode_step": n,
+            "allreduce_us_per_decode_step": round(per_op * n, 1),
+        }
     print(json.dumps(report, indent=2))
 
 
