@@ -21,7 +21,10 @@ same config and dtype) through `generate` on the same shapes, up to --baseline-m
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import io
+import pstats
 import statistics
 import time
 from dataclasses import dataclass
@@ -190,6 +193,27 @@ def profile_step(llm: LLM, prompts: list[list[int]], top: int = 12) -> str:
     return prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=top)
 
 
+def host_profile(llm: LLM, prompts: list[list[int]], steps: int = 10, top: int = 20) -> str:
+    """Python time of `steps` decode steps (graphs as configured), by function."""
+    engine = llm.engine
+    params = SamplingParams(temperature=0.0, max_tokens=steps + 4, ignore_eos=True)
+    for p in prompts:
+        engine.add_request(p, params)
+    while engine.stats().running < len(prompts) or engine.stats().waiting:
+        engine.step()
+    engine.step()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        engine.step()
+    profiler.disable()
+    while engine.has_work():
+        engine.step()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
 def run_prefill(llm: LLM, prompt: list[int], device: torch.device) -> float:
     params = SamplingParams(temperature=0.0, max_tokens=1, ignore_eos=True)
     sync(device)
@@ -290,6 +314,7 @@ def main() -> None:
     ap.add_argument("--cuda-graph-max-bs", type=int, default=256, help="0: eager only")
     ap.add_argument("--no-eager", action="store_true", help="skip the eager run beside graphs")
     ap.add_argument("--profile", action="store_true", help="print kernel times of a decode step")
+    ap.add_argument("--host-profile", action="store_true", help="print Python time by function")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     config = resolve_config(args.model)
@@ -339,6 +364,9 @@ def main() -> None:
                 f"{gpu}, prefill of the batch {r.prefill_s:.2f} s",
                 flush=True,
             )
+        if args.host_profile:
+            prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
+            print(f"host time of 10 decode steps, batch {b}:\n{host_profile(llm, prompts)}")
         if args.profile and device.type == "cuda":
             prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
             print(f"kernels of one eager decode step, batch {b}:\n{profile_step(llm, prompts)}")

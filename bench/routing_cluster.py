@@ -172,7 +172,9 @@ def main() -> None:
     p.add_argument("--policies", default="round_robin,least_load,cache_aware")
     p.add_argument("--kv-pages", type=int, default=1024, help="KV pages (tokens) per group")
     p.add_argument("--state-slots", type=int, default=None, help="Mamba states per group")
-    p.add_argument("--checkpoint-interval", type=int, default=256, help="engine, tokens")
+    p.add_argument(
+        "--checkpoint-interval", type=int, default=None, help="engine, tokens (default: auto)"
+    )
     p.add_argument("--overhead-requests", type=int, default=100)
     add_workload_arguments(p)
     add_policy_arguments(p)

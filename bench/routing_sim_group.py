@@ -28,7 +28,7 @@ class SimGroupConfig:
     state_slots: int = 256
     block_size: int = 16  # KV event block (the engine's EVENT_BLOCK_TOKENS)
     grid: int = 64  # snapshot grid / scan chunk
-    checkpoint_interval: int = 256  # the engine's default (a grid multiple)
+    checkpoint_interval: int = 256  # tokens; no model here to size the engine's auto interval
     chunked_prefill_size: int = 512
     max_running: int = 64
     step_s: float = 2e-3  # fixed cost of one forward

@@ -45,8 +45,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--checkpoint-interval",
         type=int,
-        default=256,
-        help="prefills save a Mamba state every this many tokens, for partial-prefix hits (0: off)",
+        default=None,
+        help="prefills save a Mamba state every this many tokens, for partial-prefix hits "
+        "(0: off; default: the tokens of KV one state's memory would hold, at most 4096)",
     )
     g.add_argument(
         "--max-model-len",

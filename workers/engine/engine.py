@@ -70,7 +70,11 @@ class Engine:
             self.grid,
             cfg.chunked_prefill_size,
             cfg.max_running_requests,
-            cfg.resolved_checkpoint_interval(self.grid),
+            cfg.resolved_checkpoint_interval(
+                self.grid,
+                shapes.state_bytes_per_slot(dtype, ssm_dtype)
+                / max(1, shapes.kv_bytes_per_slot(dtype)),
+            ),
         )
         self.sampler = Sampler(config.eos_token_ids, seed=cfg.seed)
         graphs = None

@@ -9,6 +9,7 @@ import torch
 
 from hybridserve.errors import ConfigError
 
+MAX_AUTO_CHECKPOINT = 4096  # tokens
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -24,6 +25,9 @@ class EngineConfig:
     only at chunk ends and the prompt's last grid point), so a later prompt that shares only part
     of a long one (a system prompt, then another question) resumes from the deepest checkpoint
     below the branch point instead of from scratch; checkpoints are evicted LRU like any state.
+    None (auto): as many tokens as one state's bytes would hold KV (a checkpoint costs the memory
+    of the span it can save recomputing), at most MAX_AUTO_CHECKPOINT: 64 for the tiny preset,
+    4096 for Nemotron 3 Nano (one state there is ~8,000 tokens of KV).
     On a GPU, decode steps of up to `cuda_graph_max_bs` requests replay CUDA graphs captured at
     start-up (tensor-parallel groups decode eagerly for now). `tp` ranks share the model (heads,
     vocab, intermediate dims split); `ep` of them split the MoE experts (None: ep = tp, whole
@@ -44,7 +48,7 @@ class EngineConfig:
     num_kv_pages: int | None = None
     num_state_slots: int | None = None
     snapshot_interval: int | None = None
-    checkpoint_interval: int = 256
+    checkpoint_interval: int | None = None
     max_waiting_requests: int = 4096
     tp: int = 1
     ep: int | None = None
@@ -61,7 +65,7 @@ class EngineConfig:
             raise ConfigError(f"mem_fraction: must be in (0, 1], got {self.mem_fraction}")
         if self.dtype != "auto" and self.dtype not in _DTYPES:
             raise ConfigError(f"dtype: expected auto or one of {sorted(_DTYPES)}")
-        if self.checkpoint_interval < 0:
+        if self.checkpoint_interval is not None and self.checkpoint_interval < 0:
             raise ConfigError(f"checkpoint_interval: must be >= 0, got {self.checkpoint_interval}")
         if self.cuda_graph_max_bs < 0:
             raise ConfigError(f"cuda_graph_max_bs: must be >= 0, got {self.cuda_graph_max_bs}")
@@ -93,6 +97,10 @@ class EngineConfig:
             )
         return interval
 
-    def resolved_checkpoint_interval(self, grid: int) -> int:
-        """The checkpoint interval rounded up to a multiple of the snapshot grid (0: off)."""
-        return -(-self.checkpoint_interval // grid) * grid
+    def resolved_checkpoint_interval(self, grid: int, state_tokens: float) -> int:
+        """The checkpoint interval on the grid (0: off); `state_tokens`: one Mamba state's
+        bytes over one token's KV bytes (the auto interval)."""
+        every = self.checkpoint_interval
+        if every is None:
+            every = min(MAX_AUTO_CHECKPOINT, math.ceil(state_tokens))
+        return -(-every // grid) * grid
