@@ -27,6 +27,14 @@ class ModelNotFoundError(HybridServeError, LookupError):
     """No worker group serves the requested model (HTTP 404, gRPC NOT_FOUND)."""
 
 
+class GroupNotFoundError(HybridServeError, LookupError):
+    """No worker group is registered under that id (gRPC NOT_FOUND)."""
+
+
+class GroupExistsError(HybridServeError):
+    """A worker group with that id or address is already registered (gRPC ALREADY_EXISTS)."""
+
+
 class QueueFullError(HybridServeError):
     """The engine or cluster refuses new work for now (HTTP 429, gRPC RESOURCE_EXHAUSTED)."""
 

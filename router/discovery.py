@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 
-from hybridserve.errors import ConfigError
+from hybridserve.errors import ConfigError, GroupExistsError
 from hybridserve.launch import naming
 from hybridserve.router.groups import GroupRegistry, WorkerGroup
 
@@ -67,7 +67,7 @@ class RayDiscovery:
                 continue
             try:
                 group = await self.registry.add(address, naming.group_id(name))
-            except ConfigError as exc:
+            except (ConfigError, GroupExistsError) as exc:
                 logger.warning("discovery: %s (asked again next round)", exc)
                 continue
             self._seen[name] = group

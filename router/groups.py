@@ -12,7 +12,7 @@ import grpc
 import zmq.asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from hybridserve.errors import ConfigError
+from hybridserve.errors import ConfigError, GroupExistsError, GroupNotFoundError
 from hybridserve.metrics import RouterMetrics
 from hybridserve.router.kv_events import KVEventSubscriber
 from hybridserve.router.prefix_index import PrefixIndex
@@ -73,21 +73,22 @@ class GroupRegistry:
 
     async def add(self, address: str, group_id: str | None = None) -> WorkerGroup:
         """Register the group at `address` (its Worker gRPC server): ask what it serves,
-        subscribe to its KV events. Raises ConfigError when it cannot be reached or the id is
-        taken."""
+        subscribe to its KV events. Raises GroupExistsError when the id or the address is
+        taken, ConfigError when it cannot be reached or does not fit the other groups."""
         if group_id is None:
             group_id = next(f"group-{n}" for n in self._ids if f"group-{n}" not in self.groups)
-        if group_id in self.groups:
-            raise ConfigError(f"group {group_id!r} is already registered")
+        self._check_free(address, group_id)
         group = WorkerGroup(group_id, address, grpc.aio.insecure_channel(address))
         try:
             group.info = await group.stub.GetInfo(worker_pb2.GetInfoRequest(), timeout=10)
         except grpc.aio.AioRpcError as exc:
             await group.channel.close()
             raise ConfigError(f"group {group_id} at {address}: {exc.details()}") from exc
-        if group_id in self.groups:  # taken by a concurrent add while GetInfo ran
+        try:
+            self._check_free(address, group_id)  # a concurrent add may have taken it meanwhile
+        except GroupExistsError:
             await group.channel.close()
-            raise ConfigError(f"group {group_id!r} is already registered")
+            raise
         index = self.indexes.setdefault(group.model, PrefixIndex(group.info.block_size))
         if index.block_size != group.info.block_size:
             await group.channel.close()
@@ -113,7 +114,7 @@ class GroupRegistry:
         without a status for the client)."""
         group = self.groups.pop(group_id, None)
         if group is None:
-            return
+            raise GroupNotFoundError(f"no group {group_id!r}")
         if group.subscriber is not None:
             await group.subscriber.close()
         index = self.indexes.get(group.model)
@@ -125,6 +126,13 @@ class GroupRegistry:
             self._retired.append(group)  # closed by the health loop once idle
         else:
             await group.channel.close()
+
+    def _check_free(self, address: str, group_id: str) -> None:
+        if group_id in self.groups:
+            raise GroupExistsError(f"group {group_id!r} exists")
+        same = self.find(address)
+        if same is not None:
+            raise GroupExistsError(f"{address} is registered as group {same.id!r}")
 
     def find(self, address: str) -> WorkerGroup | None:
         """The group registered at this Worker address, if any."""

@@ -160,16 +160,10 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
     async def AddWorkerGroup(
         self, request: router_pb2.AddWorkerGroupRequest, context: grpc.aio.ServicerContext
     ) -> router_pb2.AddWorkerGroupResponse:
-        if not request.address:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "address: required")
         group_id = request.group_id if request.HasField("group_id") else None
-        if group_id is not None and group_id in self.registry.groups:
-            await context.abort(grpc.StatusCode.ALREADY_EXISTS, f"group {group_id!r} exists")
-        same = self.registry.find(request.address)
-        if same is not None:
-            message = f"{request.address} is registered as group {same.id!r}"
-            await context.abort(grpc.StatusCode.ALREADY_EXISTS, message)
         try:
+            if not request.address:
+                raise InvalidRequestError("address: required")
             group = await self.registry.add(request.address, group_id)
         except HybridServeError as exc:
             await context.abort(status_code(exc), str(exc))
@@ -178,9 +172,10 @@ class RouterServicer(router_pb2_grpc.RouterServicer):
     async def RemoveWorkerGroup(
         self, request: router_pb2.RemoveWorkerGroupRequest, context: grpc.aio.ServicerContext
     ) -> router_pb2.RemoveWorkerGroupResponse:
-        if request.group_id not in self.registry.groups:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"no group {request.group_id!r}")
-        await self.registry.remove(request.group_id)
+        try:
+            await self.registry.remove(request.group_id)
+        except HybridServeError as exc:
+            await context.abort(status_code(exc), str(exc))
         return router_pb2.RemoveWorkerGroupResponse()
 
     def _model(self, name: str) -> str:

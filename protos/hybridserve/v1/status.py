@@ -6,6 +6,8 @@ import grpc
 
 from hybridserve.errors import (
     ConfigError,
+    GroupExistsError,
+    GroupNotFoundError,
     InvalidRequestError,
     ModelNotFoundError,
     QueueFullError,
@@ -16,6 +18,8 @@ from hybridserve.errors import (
 # Checked in order, so subclasses (ContextLengthExceededError) meet their base's entry.
 _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ModelNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (GroupNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (GroupExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
     (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (WorkerUnavailableError, grpc.StatusCode.UNAVAILABLE),
