@@ -8,6 +8,7 @@ request and frees its slots.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -114,6 +115,15 @@ class Dispatcher:
                     load.active_tokens += tokens
                     yield route, response
                 return
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the client went away: our own handler is being cancelled
+                # The upstream call was cancelled under us (its channel closed): without this
+                # the client would wait forever for a status.
+                raise WorkerUnavailableError(
+                    f"group {route.group.id}: its stream was cut off"
+                ) from None
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAVAILABLE:
                     self.registry.mark_failed(route.group)

@@ -184,3 +184,26 @@ def test_killing_a_group_mid_stream_fails_that_stream_only():
             assert c.router.registry.groups[first.group].load.in_flight == 0
 
     asyncio.run(main())
+
+
+def test_an_upstream_call_cancelled_under_the_router_ends_the_stream_with_a_status():
+    """The group's channel closes under a live stream (not the client's doing): the client gets
+    UNAVAILABLE at once instead of waiting forever, and the router keeps serving."""
+
+    async def main():
+        async with local_cluster() as c:
+            call = c.stub.Generate(_request(list(range(1, 30)), max_tokens=3000))
+            first = await call.read()
+            await c.router.registry.groups[first.group].channel.close()
+
+            async def drain() -> None:
+                while await call.read() is not grpc.aio.EOF:
+                    pass
+
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await asyncio.wait_for(drain(), timeout=20)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert first.group in info.value.details()
+            assert c.router.registry.groups[first.group].load.in_flight == 0
+
+    asyncio.run(main())
