@@ -9,9 +9,10 @@ DEFAULT_MAX_BODY_BYTES = 32 << 20
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """`api_keys` empty = no authentication. `default_max_tokens` fills a request that sets no
-    output limit (None = the wire default of 16 tokens; the router's API cannot yet say "until
-    the context is full"). `request_timeout_s` None = no deadline on router calls."""
+    """`api_keys` empty = no authentication. `default_max_tokens` fills a chat request that sets
+    no output limit (None: none, generation runs until EOS, a stop or the context limit; the
+    completions API defaults to 16 like OpenAI's). `request_timeout_s` None = no deadline on
+    router calls."""
 
     router_address: str
     host: str = "127.0.0.1"

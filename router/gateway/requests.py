@@ -20,10 +20,12 @@ from hybridserve.v1 import common_pb2, router_pb2
 def sampling_params(
     request: ChatCompletionRequest | CompletionRequest, default_max_tokens: int | None = None
 ) -> common_pb2.SamplingParams:
-    """The wire form of `sampling_kwargs`; a None value stays unset (the engine's default)."""
+    """The wire form of `sampling_kwargs`; a None value stays unset (the engine's default).
+    A chat request without an output limit gets `default_max_tokens`, or none (wire value 0:
+    until EOS, a stop or the context limit, as OpenAI's and vLLM's chat APIs)."""
     kwargs = sampling_kwargs(request)
     if kwargs["max_tokens"] is None:
-        kwargs["max_tokens"] = default_max_tokens
+        kwargs["max_tokens"] = default_max_tokens or 0
     fields = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
     return common_pb2.SamplingParams(**{k: v for k, v in fields.items() if v is not None})
 

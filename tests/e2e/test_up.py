@@ -125,7 +125,9 @@ def test_bad_input_then_still_serving(client):
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_readme_curl_example_answers(server):
-    body = '{"model": "tiny", "messages": [{"role": "user", "content": "Hello!"}]}'
+    body = (
+        '{"model": "tiny", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 32}'
+    )
     out = subprocess.run(
         [
             "curl",

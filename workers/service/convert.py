@@ -29,6 +29,8 @@ _FINISH = {
 def sampling_from_proto(msg: pb.SamplingParams) -> SamplingParams:
     """Unset optional fields take the engine defaults; raises InvalidRequestError when bad."""
     kwargs: dict[str, object] = {n: getattr(msg, n) for n in _OPTIONAL if msg.HasField(n)}
+    if kwargs.get("max_tokens") == 0:
+        kwargs["max_tokens"] = None  # no output limit: the context length is the bound
     return SamplingParams(
         stop_token_ids=tuple(msg.stop_token_ids),
         stop=tuple(msg.stop),

@@ -124,3 +124,14 @@ def test_deadline_and_cancel_abort_the_request():
             assert stats.state_slots_used == stats.cached_snapshots
 
     asyncio.run(main())
+
+
+def test_max_tokens_zero_generates_until_the_context_is_full():
+    async def main():
+        async with _worker(max_model_len=64) as (_, _, _, stub):
+            request = _request(max_tokens=0, ignore_eos=True)
+            replies = [r async for r in stub.Generate(request)]
+            assert replies[-1].usage.completion_tokens == 64 - len(PROMPT)
+            assert replies[-1].deltas[-1].finish_reason == common_pb2.FINISH_REASON_LENGTH
+
+    asyncio.run(main())

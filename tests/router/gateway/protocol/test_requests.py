@@ -86,6 +86,17 @@ def test_defaults():
     assert req.max_output_tokens is None and req.stop_list == [] and not req.include_usage
 
 
+def test_output_limit_on_the_wire():
+    """Chat without a limit runs to the context (wire 0) unless the gateway sets a default;
+    completions default to 16 like OpenAI's."""
+    from hybridserve.router.gateway.requests import chat_generate_request, text_generate_request
+
+    assert chat_generate_request(chat()).sampling.max_tokens == 0
+    assert chat_generate_request(chat(), default_max_tokens=100).sampling.max_tokens == 100
+    assert chat_generate_request(chat(max_tokens=7)).sampling.max_tokens == 7
+    assert text_generate_request(completion(), "hi").sampling.max_tokens == 16
+
+
 def test_template_messages_render_with_tiny_template():
     from hybridserve.router.tokenization import load_tokenizer
 
