@@ -35,8 +35,9 @@ def pick_group(
 ) -> Candidate:
     """Ask `policy` for one of the groups in `loads`, then note the prompt as sent there.
     Shared with the routing simulator (bench/routing_sim.py), which passes virtual time."""
-    predicted = index.usable_prefix(prompt)
-    affinity = index.affinity(prompt, now) if policy.needs_prefix_match else {}
+    hashes = index.hashes(prompt)
+    predicted = index.usable_prefix(prompt, hashes)
+    affinity = index.affinity(hashes, now) if policy.needs_prefix_match else {}
     candidates = [
         Candidate(
             gid,
@@ -49,7 +50,7 @@ def pick_group(
         for gid, load in loads.items()
     ]
     choice = policy.select(len(prompt), candidates)
-    index.note_dispatch(choice.group_id, prompt, now)
+    index.note_dispatch(choice.group_id, hashes, now)
     return choice
 
 

@@ -66,11 +66,15 @@ class PrefixIndex:
             elif isinstance(event, wire.StateRemoved):
                 self._discard_state(group, (event.block_hash, event.prefix_len, event.tail_hash))
 
-    def note_dispatch(self, group: str, tokens: Sequence[int], now: float) -> None:
-        """`group` was just sent `tokens`: count its blocks as the group's until the events
-        come (or `pending_ttl_s` passes). `now`: the caller's clock (monotonic seconds)."""
+    def hashes(self, tokens: Sequence[int]) -> list[int]:
+        """The chained hashes of the prompt's full blocks: compute once per request, pass on."""
+        return block_hashes(tokens, self.block_size)
+
+    def note_dispatch(self, group: str, hashes: Sequence[int], now: float) -> None:
+        """`group` was just sent a prompt with these block hashes: count them as the group's
+        until its events come (or `pending_ttl_s` passes). `now`: monotonic seconds."""
         self._expire(now)
-        hashes = block_hashes(tokens, self.block_size)
+        hashes = list(hashes)
         expiry = now + self.pending_ttl_s
         for h in hashes:
             self._pending.setdefault(h, {})[group] = expiry
@@ -83,14 +87,18 @@ class PrefixIndex:
             self._discard_state(group, state)
 
     # -- queries ------------------------------------------------------------------------------
-    def usable_prefix(self, tokens: Sequence[int]) -> dict[str, int]:
+    def usable_prefix(
+        self, tokens: Sequence[int], hashes: Sequence[int] | None = None
+    ) -> dict[str, int]:
         """Per group, the prompt tokens it would serve from its cache (groups with 0 omitted).
-        The last prompt token always runs, so at most len(tokens) - 1 count."""
+        The last prompt token always runs, so at most len(tokens) - 1 count. `hashes`: the
+        prompt's `self.hashes(tokens)` when the caller has them."""
         limit = len(tokens) - 1
         if limit <= 0:
             return {}
         bs = self.block_size
-        hashes = block_hashes(tokens[:limit], bs)
+        hashes = self.hashes(tokens) if hashes is None else hashes
+        hashes = hashes[: limit // bs]  # the full blocks of tokens[:limit]
         best: dict[str, int] = {}
         for k in range(len(hashes) + 1):
             parent = hashes[k - 1] if k else None
@@ -104,12 +112,13 @@ class PrefixIndex:
                         best[group] = length
         return best
 
-    def affinity(self, tokens: Sequence[int], now: float) -> dict[str, int]:
-        """Per group, tokens of the leading full blocks it holds as KV or was sent recently."""
+    def affinity(self, hashes: Sequence[int], now: float) -> dict[str, int]:
+        """Per group, tokens of the prompt's leading full blocks (given by their hashes) that it
+        holds as KV or was sent recently."""
         self._expire(now)
         depth: dict[str, int] = {}
         alive: set[str] | None = None
-        for k, h in enumerate(block_hashes(tokens, self.block_size)):
+        for k, h in enumerate(hashes):
             holders = self._blocks.get(h, set()) | self._pending.get(h, {}).keys()
             alive = holders if alive is None else alive & holders
             if not alive:

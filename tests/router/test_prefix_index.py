@@ -20,7 +20,7 @@ def test_usable_prefix_is_the_deepest_state_on_the_path():
     _store_path(index, "a", 4)
     _store_path(index, "b", 4)
     assert index.usable_prefix(TOKENS) == {}  # KV without states is not usable
-    assert index.affinity(TOKENS, now=0.0) == {"a": 16, "b": 16}
+    assert index.affinity(H, now=0.0) == {"a": 16, "b": 16}
     index.apply("a", [wire.StateStored(H[1], 8, None), wire.StateStored(H[3], 16, None)])
     index.apply("b", [wire.StateStored(H[1], 8, None)])
     assert index.usable_prefix(TOKENS) == {"a": 16, "b": 8}
@@ -45,12 +45,21 @@ def test_unaligned_states_need_their_tail_to_match():
 
 def test_a_dispatched_prompt_counts_for_affinity_until_its_ttl():
     index = PrefixIndex(BS, pending_ttl_s=5.0)
-    index.note_dispatch("a", TOKENS[:10], now=100.0)  # two full blocks
+    index.note_dispatch("a", index.hashes(TOKENS[:10]), now=100.0)  # two full blocks
     _store_path(index, "b", 1)
-    assert index.affinity(TOKENS, now=101.0) == {"a": 8, "b": 4}
+    assert index.affinity(H, now=101.0) == {"a": 8, "b": 4}
     assert index.usable_prefix(TOKENS) == {}  # pending blocks never count as cached
-    index.note_dispatch("a", TOKENS[:4], now=103.0)  # the first block again, later
-    assert index.affinity(TOKENS, now=105.5) == {"a": 4, "b": 4}
-    assert index.affinity(TOKENS, now=108.5) == {"b": 4}
+    index.note_dispatch("a", H[:1], now=103.0)  # the first block again, later
+    assert index.affinity(H, now=105.5) == {"a": 4, "b": 4}
+    assert index.affinity(H, now=108.5) == {"b": 4}
     _store_path(index, "a", 3)  # events arrived: KV counts without expiry
-    assert index.affinity(TOKENS, now=1e6) == {"a": 12, "b": 4}
+    assert index.affinity(H, now=1e6) == {"a": 12, "b": 4}
+
+
+def test_precomputed_hashes_give_the_same_prediction():
+    index = PrefixIndex(BS)
+    _store_path(index, "a", 4)
+    index.apply("a", [wire.StateStored(H[1], 8, None), wire.StateStored(H[3], 16, None)])
+    for n in (5, 16, 17, 20):
+        tokens = TOKENS[:n]
+        assert index.usable_prefix(tokens, index.hashes(tokens)) == index.usable_prefix(tokens)
