@@ -56,6 +56,12 @@ class DecodeGraphs:
         """The captured size that serves `batch` sequences; None when it is too large."""
         return next((s for s in self.sizes if s >= batch), None)
 
+    def fits(self, batch: int, kv_tokens: int) -> bool:
+        """Whether a decode step of `batch` sequences with `kv_tokens` of context in all can
+        replay a graph (contexts sharing cached prefixes can add up to more than the KV pool)."""
+        size = self.padded_size(batch)
+        return size is not None and kv_tokens + size - batch <= len(self.kv_indices)
+
     def run(
         self,
         ids: list[int],

@@ -58,7 +58,7 @@ class ModelRunner:
             len(c.slots) == 1 and c.start > 0 and c.wants_logits and not c.snapshots
             for c in batch.chunks
         )
-        if decode and self.graphs is not None and self.graphs.padded_size(len(ids)):
+        if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
             return self.graphs.run(ids, out_loc, kv_indices, indptr, states)
 
         def t(values: list[int], dtype: torch.dtype = torch.long) -> torch.Tensor:

@@ -58,6 +58,23 @@ def test_padded_static_decode_equals_the_eager_forward(running):
         torch.testing.assert_close(got.narrow(rows, 1, n), want.narrow(rows, 1, n))
 
 
+def test_steps_that_do_not_fit_the_static_buffers_run_eagerly():
+    """Contexts that share a cached prefix can add up to more KV tokens than the pool holds."""
+    engine = Engine(EngineConfig(model="tiny", cuda_graph_max_bs=0))
+    graphs = DecodeGraphs(engine.model, engine.buffers, engine.device, 4, 100, capture=False)
+    assert graphs.fits(3, 100) and not graphs.fits(3, 104) and not graphs.fits(5, 10)
+    engine.runner.graphs = graphs
+    prompt = list(range(3, 80))
+    params = SamplingParams(temperature=0, max_tokens=6, ignore_eos=True)
+    with_graphs = [engine.add_request(prompt, params) for _ in range(3)]
+    outputs: dict[str, list[int]] = {}
+    while engine.has_work():
+        for delta in engine.step():
+            outputs.setdefault(delta.rid, []).extend(delta.token_ids)
+    reference = LLM("tiny", cuda_graph_max_bs=0).generate([prompt], params)[0].token_ids
+    assert [outputs[rid] for rid in with_graphs] == [reference] * 3
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_graph_decode_gives_the_eager_tokens():
