@@ -42,7 +42,7 @@ class ModelRunner:
         cu, indptr, prefix, states, logit_rows = [0], [0], [], [], []
         snapshots = []
         for i, c in enumerate(batch.chunks):
-            ids += c.req.all_ids[c.start : c.end]
+            ids += c.req.token_ids(c.start, c.end)
             out_loc += c.slots
             kv.append(c.req.kv_indices(c.end))
             cu.append(len(ids))

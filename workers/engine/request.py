@@ -56,13 +56,22 @@ class Request:
         decode step adds one slot, so it never converts a whole context from a Python list.
         Whoever rewrites or shortens `kv_slots` in place sets `kv_copy` to None."""
         copy = self.kv_copy
-        if copy is None or len(copy) > end:
+        have = -1 if copy is None else copy.shape[0]
+        if have < 0 or have > end:
             copy = torch.tensor(self.kv_slots[:end], dtype=torch.long)
-        elif len(copy) < end:
-            tail = torch.tensor(self.kv_slots[len(copy) : end], dtype=torch.long)
-            copy = torch.cat([copy, tail])
+        elif have < end:
+            copy = torch.cat([copy, torch.tensor(self.kv_slots[have:end], dtype=torch.long)])
         self.kv_copy = copy
         return copy
+
+    def token_ids(self, start: int, end: int) -> list[int]:
+        """`all_ids[start:end]` without building all_ids (a decode step reads one token)."""
+        n = len(self.prompt_ids)
+        if start >= n:
+            return self.output_ids[start - n : end - n]
+        if end <= n:
+            return self.prompt_ids[start:end]
+        return self.prompt_ids[start:] + self.output_ids[: end - n]
 
     @property
     def all_ids(self) -> list[int]:
