@@ -1,0 +1,52 @@
+"""Host time of one engine decode step with the model forward stubbed out: scheduling, building
+the batch's inputs, sampling and request bookkeeping, i.e. what the GPU waits for between steps
+when nothing overlaps them. Runs on CPU (the tiny preset; the stub returns random logits).
+
+    python3 bench/host_overhead.py --batch 64 --context 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from hybridserve.workers.engine import LLM, SamplingParams
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--context", type=int, default=1024, help="prompt tokens per request")
+    ap.add_argument("--steps", type=int, default=50)
+    args = ap.parse_args()
+    llm = LLM(
+        "tiny",
+        max_running_requests=args.batch,
+        chunked_prefill_size=8192,
+        cache_bytes=max(256 << 20, args.batch * args.context * 2048),
+    )
+    engine = llm.engine
+    gen = torch.Generator().manual_seed(0)
+    params = SamplingParams(temperature=0.0, max_tokens=args.steps + 10, ignore_eos=True)
+    for prompt in torch.randint(3, 1000, (args.batch, args.context), generator=gen).tolist():
+        engine.add_request(prompt, params)
+    while engine.scheduler.waiting or any(r.in_prefill for r in engine.scheduler.running):
+        engine.step()
+    vocab = engine.model_config.vocab_size
+    stub = torch.randn(args.batch, vocab)
+    engine.runner.model = lambda batch, buffers: stub[: batch.num_seqs]
+    times = []
+    for _ in range(args.steps + 5):
+        started = time.perf_counter()
+        engine.step()
+        times.append(time.perf_counter() - started)
+    ms = statistics.median(times[5:]) * 1e3
+    print(f"batch {args.batch}, context {args.context}: {ms:.2f} ms of host time per decode step")
+    llm.shutdown()
+
+
+if __name__ == "__main__":
+    main()
