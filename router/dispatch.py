@@ -50,7 +50,8 @@ def pick_group(
         for gid, load in loads.items()
     ]
     choice = policy.select(len(prompt), candidates)
-    index.note_dispatch(choice.group_id, hashes, now)
+    if policy.needs_prefix_match:  # only policies that read affinity need the note
+        index.note_dispatch(choice.group_id, hashes, now)
     return choice
 
 

@@ -98,12 +98,21 @@ class KVPagePool(_Pool):
 
     def slots_of(self, pages: Sequence[int], num_tokens: int) -> torch.Tensor:
         """Token slots of the first num_tokens tokens laid over `pages` in order."""
+        return torch.tensor(self.slot_span(pages, 0, num_tokens), dtype=torch.int64)
+
+    def slot_span(self, pages: Sequence[int], start: int, num_tokens: int) -> list[int]:
+        """Token slots of tokens [start, start + num_tokens) laid over `pages` in order; only the
+        pages the span touches are read (a decode step asks for one slot every step)."""
         ps = self.page_size
-        if not 0 <= num_tokens <= len(pages) * ps:
-            raise ValueError(f"{num_tokens} tokens do not fit in {len(pages)} pages of {ps}")
-        p = torch.as_tensor(list(pages), dtype=torch.int64)
-        slots = p[:, None] * ps + torch.arange(ps, dtype=torch.int64)  # [num_pages, page_size]
-        return slots.reshape(-1)[:num_tokens]  # [num_tokens]
+        if not 0 <= start <= start + num_tokens <= len(pages) * ps:
+            raise ValueError(
+                f"tokens [{start}, {start + num_tokens}) do not fit in {len(pages)} pages of {ps}"
+            )
+        first = start // ps
+        last = -(-(start + num_tokens) // ps)
+        slots = [p * ps + j for p in pages[first:last] for j in range(ps)]
+        offset = start - first * ps
+        return slots[offset : offset + num_tokens]
 
     def pages_of(self, slots: torch.Tensor) -> list[int]:
         """Inverse of slots_of for whole pages: the allocated pages that `slots` fill exactly.

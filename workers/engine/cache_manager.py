@@ -48,7 +48,7 @@ class CacheManager:
         if match.usable_len:
             self.buffers.copy_state(match.state_slot, slot)
         req.state_slot, req.node = slot, match.node
-        req.kv_slots, req.kv_copy = match.kv_indices.tolist(), None
+        req.set_kv_slots(match.kv_indices.tolist())
         req.tree_len = req.num_processed = match.usable_len
         if req.computed_tokens == 0:  # a resumed request keeps its first admission's figure
             req.cached_tokens = match.usable_len
@@ -63,8 +63,8 @@ class CacheManager:
             self.state_pool.free(req.state_slot)
         if req.node is not None:
             self.tree.unlock(req.node)
-        req.own_pages, req.kv_slots, req.state_slot, req.node = [], [], None, None
-        req.kv_copy = None
+        req.own_pages, req.state_slot, req.node = [], None, None
+        req.set_kv_slots([])
         req.tree_len = req.num_processed = 0
         req.snapshot_at = None
 
@@ -91,14 +91,11 @@ class CacheManager:
 
     def assign_slots(self, req: Request, num_tokens: int) -> list[int]:
         """KV slots of tokens [num_processed, num_processed + num_tokens), appended to kv_slots."""
-        ps, start = self.page_size, req.num_processed - req.tree_len
-        first, last = start // ps, (start + num_tokens - 1) // ps  # the pages this span touches
-        slots = [p * ps + j for p in req.own_pages[first : last + 1] for j in range(ps)]
-        own = slots[start - first * ps : start - first * ps + num_tokens]
+        start = req.num_processed - req.tree_len
+        own = self.kv_pool.slot_span(req.own_pages, start, num_tokens)
         if len(req.kv_slots) > req.num_processed:
-            del req.kv_slots[req.num_processed :]
-            req.kv_copy = None
-        req.kv_slots += own
+            req.set_kv_slots(req.kv_slots[: req.num_processed])
+        req.kv_slots += own  # appends keep the request's tensor copy valid
         return own
 
     # -- snapshots and the radix cache ---------------------------------------------------------
@@ -116,8 +113,8 @@ class CacheManager:
         self.kv_pool.free(req.own_pages[: existing // self.page_size])
         req.own_pages = req.own_pages[handed:]
         if existing:
-            req.kv_slots[:length] = self.tree.match_prefix(tokens).kv_indices.tolist()
-            req.kv_copy = None
+            tree_slots = self.tree.match_prefix(tokens).kv_indices.tolist()
+            req.set_kv_slots(tree_slots + req.kv_slots[length:])
         if not result.state_taken:
             self.state_pool.free(state_slot)
         self.tree.lock(result.node)
@@ -141,7 +138,7 @@ class CacheManager:
         self.buffers.copy_state(leader.state_slot, slot)
         self.tree.lock(leader.node)
         sibling.node, sibling.tree_len, sibling.own_pages = leader.node, leader.tree_len, pages
-        sibling.kv_slots, sibling.kv_copy = leader.kv_slots[: leader.tree_len] + dst, None
+        sibling.set_kv_slots(leader.kv_slots[: leader.tree_len] + dst)
         sibling.state_slot, sibling.num_processed = slot, leader.num_processed
         sibling.cached_tokens = leader.num_processed
         return True

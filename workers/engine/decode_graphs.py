@@ -95,9 +95,11 @@ class DecodeGraphs:
         self._put(self.input_ids, ids + [0] * pad)
         self._put(self.out_cache_loc, out_loc + [SCRATCH] * pad)
         self._put(self.state_slots, slots + [SCRATCH] * pad)
-        padded_kv = torch.cat([kv, torch.full((pad,), SCRATCH, dtype=torch.long)])
-        if self.kv_indices.is_cuda:
-            padded_kv = padded_kv.pin_memory()
+        padded_kv = torch.empty(
+            len(kv) + pad, dtype=torch.long, pin_memory=self.device.type == "cuda"
+        )
+        padded_kv[: len(kv)] = kv
+        padded_kv[len(kv) :] = SCRATCH
         self.kv_indices[: len(padded_kv)].copy_(padded_kv, non_blocking=True)
         self._put(self.kv_indptr, indptr)
         return size, indptr

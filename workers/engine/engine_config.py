@@ -26,8 +26,8 @@ class EngineConfig:
     of a long one (a system prompt, then another question) resumes from the deepest checkpoint
     below the branch point instead of from scratch; checkpoints are evicted LRU like any state.
     None (auto): as many tokens as one state's bytes would hold KV (a checkpoint costs the memory
-    of the span it can save recomputing), at most MAX_AUTO_CHECKPOINT: 64 for the tiny preset,
-    4096 for Nemotron 3 Nano (one state there is ~8,000 tokens of KV).
+    of the span it can save recomputing), at most MAX_AUTO_CHECKPOINT: 48 for the tiny preset in
+    float32, 4096 for Nemotron 3 Nano in bf16 (one state there is ~8,000 tokens of KV).
     On a GPU, decode steps of up to `cuda_graph_max_bs` requests replay CUDA graphs captured at
     start-up (tensor-parallel groups decode eagerly for now). `tp` ranks share the model (heads,
     vocab, intermediate dims split); `ep` of them split the MoE experts (None: ep = tp, whole

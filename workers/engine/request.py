@@ -43,7 +43,7 @@ class Request:
     node: Any = None
     state_slot: int | None = None
     snapshot_at: int | None = None  # a grid point where this prefill must save a state
-    kv_copy: torch.Tensor | None = None  # kv_slots[:len(kv_copy)] as a tensor; None once stale
+    kv_copy: torch.Tensor | None = None  # kv_slots[:len(kv_copy)] as a tensor (see kv_indices)
     # n > 1: the other samples wait here until this one's prompt is processed, then fork from it
     siblings: list[Request] = field(default_factory=list)
     # counters
@@ -54,7 +54,7 @@ class Request:
     def kv_indices(self, end: int) -> torch.Tensor:
         """`kv_slots[:end]` as a CPU int64 tensor, extended from the previous step's copy: a
         decode step adds one slot, so it never converts a whole context from a Python list.
-        Whoever rewrites or shortens `kv_slots` in place sets `kv_copy` to None."""
+        `kv_slots` only grows by appends; any other change goes through `set_kv_slots`."""
         copy = self.kv_copy
         have = -1 if copy is None else copy.shape[0]
         if have < 0 or have > end:
@@ -63,6 +63,10 @@ class Request:
             copy = torch.cat([copy, torch.tensor(self.kv_slots[have:end], dtype=torch.long)])
         self.kv_copy = copy
         return copy
+
+    def set_kv_slots(self, slots: list[int]) -> None:
+        """Replace `kv_slots` (not an append): the tensor copy is rebuilt on next use."""
+        self.kv_slots, self.kv_copy = slots, None
 
     def token_ids(self, start: int, end: int) -> list[int]:
         """`all_ids[start:end]` without building all_ids (a decode step reads one token)."""
