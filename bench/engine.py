@@ -21,18 +21,15 @@ same config and dtype) through `generate` on the same shapes, up to --baseline-m
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
-import io
-import pstats
 import statistics
 import time
 from dataclasses import dataclass
 
 import torch
 
+from bench.engine_profile import graph_gpu_ms, host_profile, profile_step
 from hybridserve.workers.engine import LLM, SamplingParams
-from hybridserve.workers.engine.decode_graphs import SCRATCH
 from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
 from hybridserve.workers.models.loader import resolve_config
 
@@ -151,67 +148,6 @@ def run_decode(
     kept = times[skip:] or times
     mode = "graph" if graphs is not None and not eager else "eager"
     return DecodeResult(b, mode, statistics.median(kept), len(kept), prefill_s)
-
-
-def graph_gpu_ms(llm: LLM, batch: int, vocab: int, reps: int = 20) -> float:
-    """GPU time of one replay of the decode graph serving `batch` (random tokens, so the MoE
-    routes as in a real step; every row on the scratch slots, context of one token)."""
-    graphs = llm.engine.runner.graphs
-    size = graphs.padded_size(batch)
-    ids = torch.randint(3, vocab, (size,)).tolist()
-    scratch = [SCRATCH] * size
-    kv = torch.full((size,), SCRATCH, dtype=torch.long)
-    graphs.fill(ids, scratch, kv, list(range(size + 1)), scratch, size)
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(reps):
-        start.record()
-        graphs.graphs[size].replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
-
-
-def profile_step(llm: LLM, prompts: list[list[int]], top: int = 12) -> str:
-    """Kernel time breakdown of one eager decode step (the same kernels the graph replays)."""
-    engine, graphs = llm.engine, llm.engine.runner.graphs
-    engine.runner.graphs = None
-    params = SamplingParams(temperature=0.0, max_tokens=4, ignore_eos=True)
-    for p in prompts:
-        engine.add_request(p, params)
-    while engine.stats().running < len(prompts) or engine.stats().waiting:
-        engine.step()
-    engine.step()  # the first decode step
-    activities = [torch.profiler.ProfilerActivity.CUDA]
-    with torch.profiler.profile(activities=activities) as prof:
-        engine.step()
-        torch.cuda.synchronize()
-    while engine.has_work():
-        engine.step()
-    engine.runner.graphs = graphs
-    return prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=top)
-
-
-def host_profile(llm: LLM, prompts: list[list[int]], steps: int = 10, top: int = 20) -> str:
-    """Python time of `steps` decode steps (graphs as configured), by function."""
-    engine = llm.engine
-    params = SamplingParams(temperature=0.0, max_tokens=steps + 4, ignore_eos=True)
-    for p in prompts:
-        engine.add_request(p, params)
-    while engine.stats().running < len(prompts) or engine.stats().waiting:
-        engine.step()
-    engine.step()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(steps):
-        engine.step()
-    profiler.disable()
-    while engine.has_work():
-        engine.step()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
-    return out.getvalue()
 
 
 def run_prefill(llm: LLM, prompt: list[int], device: torch.device) -> float:

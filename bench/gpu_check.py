@@ -18,6 +18,8 @@ import torch
 
 from bench import engine as engine_bench
 from bench import kernels as kernel_bench
+from bench.engine_profile import graph_gpu_ms
+from bench.kernel_timing import print_table
 from hybridserve.workers.engine import LLM
 from hybridserve.workers.models.loader import resolve_config
 
@@ -42,7 +44,7 @@ def engine_table(args: argparse.Namespace, bandwidth: float) -> None:
     for b in args.batches:
         prompts = engine_bench.random_prompts(b, args.input_len, config.vocab_size, gen)
         r = engine_bench.run_decode(llm, prompts, args.output_len, skip=3)
-        replay = engine_bench.graph_gpu_ms(llm, b, config.vocab_size)
+        replay = graph_gpu_ms(llm, b, config.vocab_size)
         floor = engine_bench.step_cost(config, b, ctx, b, 2).seconds(bandwidth, flop_rate)
         print(
             f"| {b} | {r.step_s * 1e3:.2f} | {replay:.2f} | {b / r.step_s:.1f} | "
@@ -68,7 +70,7 @@ def main() -> int:
     args = ap.parse_args()
     args.batches = [int(b) for b in args.batch.split(",")]
     rows, bandwidth = kernel_bench.collect(args.reps, sweep=False)
-    kernel_bench.print_table(rows, bandwidth)
+    print_table(rows, bandwidth)
     engine_table(args, bandwidth)
     failed = [f"{r.kernel} {r.shape}" for r in rows if not r.rel < r.bound]
     if failed:

@@ -13,7 +13,8 @@ import time
 
 import torch
 
-from hybridserve.workers.engine import LLM, SamplingParams
+from bench.engine_profile import start_decoding
+from hybridserve.workers.engine import LLM
 
 
 def main() -> None:
@@ -30,11 +31,8 @@ def main() -> None:
     )
     engine = llm.engine
     gen = torch.Generator().manual_seed(0)
-    params = SamplingParams(temperature=0.0, max_tokens=args.steps + 10, ignore_eos=True)
-    for prompt in torch.randint(3, 1000, (args.batch, args.context), generator=gen).tolist():
-        engine.add_request(prompt, params)
-    while engine.scheduler.waiting or any(r.in_prefill for r in engine.scheduler.running):
-        engine.step()
+    prompts = torch.randint(3, 1000, (args.batch, args.context), generator=gen).tolist()
+    start_decoding(engine, prompts, max_tokens=args.steps + 10)
     vocab = engine.model_config.vocab_size
     stub = torch.randn(args.batch, vocab)
     engine.runner.model = lambda batch, buffers: stub[: batch.num_seqs]
