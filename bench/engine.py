@@ -8,7 +8,9 @@ Runs the real `LLM` / `Engine` in this process: decode replays CUDA graphs (up t
 prefills B random prompts of --input-len tokens (distinct, so no prefix-cache hits), then times
 every engine step that decodes all B sequences (host clock around `Engine.step`, which ends in a
 device-to-host copy of the sampled tokens); the median after --skip warm-up steps is the step time.
-Prefill: one fresh prompt of --input-len tokens, first token included, after one warm-up prompt.
+Prefill: one fresh prompt of each --prefill-len (default --input-len) tokens, first token
+included, after one warm-up prompt of the same length; also reported as the share of the bf16
+matmul rate that its FLOPs (2 per active parameter and token) would take.
 
 Roofline: the bytes a step must read, from the config (every non-expert weight, the lm_head, the
 expected number of distinct routed experts touched by B tokens drawn uniformly, KV of the context
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.engine_profile import graph_gpu_ms, host_profile, profile_step
+from bench.engine_profile import graph_gpu_ms, host_profile, profile_prefill, profile_step
 from hybridserve.workers.engine import LLM, SamplingParams
 from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
 from hybridserve.workers.models.loader import resolve_config
@@ -159,6 +161,19 @@ def run_prefill(llm: LLM, prompt: list[int], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def time_prefills(llm: LLM, lengths: list[int], gen: torch.Generator) -> dict[int, float]:
+    """Prefill seconds of one fresh random prompt per length, each after a warm-up prompt of the
+    same length (Triton compiles and autotunes per shape)."""
+    vocab, device = llm.engine.model_config.vocab_size, llm.engine.device
+    times = {}
+    for length in lengths:
+        prompts = random_prompts(2, length, vocab, gen)
+        run_prefill(llm, prompts[0], device)
+        times[length] = run_prefill(llm, prompts[1], device)
+        print(f"prefill {length} tokens: {times[length]:.3f} s", flush=True)
+    return times
+
+
 def transformers_baseline(args, batches: list[int], device: torch.device, dtype: torch.dtype):
     """Yields (batch, decode step s, prefill s) of transformers' generate on the same shapes."""
     from transformers import NemotronHConfig, NemotronHForCausalLM
@@ -193,7 +208,7 @@ def print_tables(
     args: argparse.Namespace,
     config: ModelConfig,
     results: list[DecodeResult],
-    prefill_s: float,
+    prefill_s: dict[int, float],  # prompt length -> seconds
     bandwidth: float,
     flop_rate: float,
     wbytes: int,
@@ -221,16 +236,18 @@ def print_tables(
             f"{cost.bytes / 1e9:.2f} | {floor * 1e3:.2f} | {r.batch / floor:.0f} | "
             f"{100 * floor / r.step_s:.1f}% | {base_tps} | {speedup} |"
         )
-    cost = step_cost(config, 1, args.input_len, args.input_len, wbytes)
-    floor = cost.seconds(bandwidth, flop_rate)
-    base = baseline.get(1)
-    print(f"\n## prefill of {args.input_len} tokens (1 request, first token included)")
-    print("| s | tok/s | roofline s | % roofline | transformers s |")
-    print("|---|---|---|---|---|")
-    print(
-        f"| {prefill_s:.3f} | {args.input_len / prefill_s:.0f} | {floor:.4f} | "
-        f"{100 * floor / prefill_s:.1f}% | {f'{base[1]:.3f}' if base else '-'} |"
-    )
+    print("\n## prefill (1 request, first token included)")
+    print("| tokens | s | tok/s | roofline s | % roofline | % of matmul rate | transformers s |")
+    print("|---|---|---|---|---|---|---|")
+    for length, secs in prefill_s.items():
+        cost = step_cost(config, 1, length, length, wbytes)
+        floor = cost.seconds(bandwidth, flop_rate)
+        base = baseline.get(1) if length == args.input_len else None
+        print(
+            f"| {length} | {secs:.3f} | {length / secs:.0f} | {floor:.4f} | "
+            f"{100 * floor / secs:.1f}% | {100 * cost.flops / flop_rate / secs:.1f}% | "
+            f"{f'{base[1]:.3f}' if base else '-'} |"
+        )
 
 
 def main() -> None:
@@ -243,16 +260,18 @@ def main() -> None:
     ap.add_argument("--input-len", type=int, default=1024)
     ap.add_argument("--output-len", type=int, default=32)
     ap.add_argument("--skip", type=int, default=3, help="decode steps left out as warm-up")
+    ap.add_argument("--prefill-len", default="", help="prefill lengths to time (default: input)")
     ap.add_argument("--chunked-prefill-size", type=int, default=8192)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--baseline", choices=["none", "transformers"], default="none")
     ap.add_argument("--baseline-max-batch", type=int, default=8)
     ap.add_argument("--cuda-graph-max-bs", type=int, default=256, help="0: eager only")
     ap.add_argument("--no-eager", action="store_true", help="skip the eager run beside graphs")
-    ap.add_argument("--profile", action="store_true", help="print kernel times of a decode step")
+    ap.add_argument("--profile", action="store_true", help="print kernel times of steps")
     ap.add_argument("--host-profile", action="store_true", help="print Python time by function")
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
+    prefill_lens = [int(n) for n in (args.prefill_len or str(args.input_len)).split(",")]
     config = resolve_config(args.model)
     args.vocab = config.vocab_size
 
@@ -281,10 +300,11 @@ def main() -> None:
     print(f"copy {bandwidth / 1e12:.2f} TB/s, matmul {flop_rate / 1e12:.0f} TFLOP/s", flush=True)
 
     gen = torch.Generator().manual_seed(args.seed)
-    run_prefill(llm, random_prompts(1, args.input_len, config.vocab_size, gen)[0], device)
-    prefill_s = run_prefill(
-        llm, random_prompts(1, args.input_len, config.vocab_size, gen)[0], device
-    )
+    prefill_s = time_prefills(llm, prefill_lens, gen)
+    for length in prefill_lens:
+        if args.profile and device.type == "cuda":
+            prompt = random_prompts(1, length, config.vocab_size, gen)[0]
+            print(f"kernels of one prefill of {length} tokens:\n{profile_prefill(llm, prompt)}")
     results = []
     modes = [False] + ([True] if llm.engine.runner.graphs and not args.no_eager else [])
     for b in batches:

@@ -1,4 +1,4 @@
-"""Where an engine decode step's time goes (bench/engine.py's --profile and --host-profile, and
+"""Where an engine step's time goes (bench/engine.py's --profile and --host-profile, and
 the graph replay time bench/engine.py and bench/gpu_check.py report)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import cProfile
 import io
 import pstats
 import statistics
+import time
 
 import torch
 
@@ -57,6 +58,25 @@ def profile_step(llm: LLM, prompts: list[list[int]], top: int = 12) -> str:
         engine.step()
     engine.runner.graphs = graphs
     return prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=top)
+
+
+def profile_prefill(llm: LLM, prompt: list[int], top: int = 15) -> str:
+    """Kernel time breakdown of the prefill of `prompt` (first token included), then the host
+    operators by their own CPU time, and the wall time against the kernels' sum."""
+    params = SamplingParams(temperature=0.0, max_tokens=1, ignore_eos=True)
+    activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as prof:
+        start = time.perf_counter()
+        llm.generate([prompt], params)
+        torch.cuda.synchronize()
+        wall_ms = (time.perf_counter() - start) * 1e3
+    events = prof.key_averages()
+    gpu_ms = sum(e.self_device_time_total for e in events) / 1e3
+    return (
+        events.table(sort_by="self_cuda_time_total", row_limit=top)
+        + events.table(sort_by="self_cpu_time_total", row_limit=top)
+        + f"wall {wall_ms:.1f} ms (profiled), kernels {gpu_ms:.1f} ms\n"
+    )
 
 
 def host_profile(llm: LLM, prompts: list[list[int]], steps: int = 10, top: int = 20) -> str:

@@ -1,8 +1,8 @@
 """One GPU call that checks and times everything: each Triton kernel against its torch reference
 (random inputs, outputs poisoned first, relative-error bound per kernel; bench/kernels.py), then
 the engine end to end on the full `nemotron-3-nano-30b-a3b` preset with dummy weights: decode
-with CUDA graphs at several batch sizes against the memory roofline, and a prefill
-(bench/engine.py).
+with CUDA graphs at several batch sizes against the memory roofline, and prefills of 1024 and 8192
+tokens against the matmul rate (bench/engine.py).
 
     python3 bench/gpu_check.py [--batch 1,8,64] [--input-len 1024] [--output-len 32]
 
@@ -35,9 +35,7 @@ def engine_table(args: argparse.Namespace, bandwidth: float) -> None:
     )
     flop_rate = engine_bench.matmul_rate(llm.engine.device, torch.bfloat16)
     gen = torch.Generator().manual_seed(0)
-    prompt = engine_bench.random_prompts(2, args.input_len, config.vocab_size, gen)
-    engine_bench.run_prefill(llm, prompt[0], llm.engine.device)
-    prefill_s = engine_bench.run_prefill(llm, prompt[1], llm.engine.device)
+    prefill_s = engine_bench.time_prefills(llm, args.prefill_lens, gen)
     ctx = args.input_len + args.output_len // 2
     print("\n| batch | step ms | graph replay ms | tok/s | roofline ms | % roofline |")
     print("|---|---|---|---|---|---|")
@@ -51,12 +49,15 @@ def engine_table(args: argparse.Namespace, bandwidth: float) -> None:
             f"{floor * 1e3:.2f} | {100 * floor / r.step_s:.1f}% |",
             flush=True,
         )
-    floor = engine_bench.step_cost(config, 1, args.input_len, args.input_len, 2)
-    floor_s = floor.seconds(bandwidth, flop_rate)
-    print(
-        f"\nprefill {args.input_len} tokens: {prefill_s:.3f} s, roofline {floor_s:.4f} s "
-        f"({100 * floor_s / prefill_s:.1f}%)"
-    )
+    print("\n| prefill tokens | s | roofline s | % roofline | % of matmul rate |")
+    print("|---|---|---|---|---|")
+    for length, secs in prefill_s.items():
+        cost = engine_bench.step_cost(config, 1, length, length, 2)
+        floor_s = cost.seconds(bandwidth, flop_rate)
+        print(
+            f"| {length} | {secs:.3f} | {floor_s:.4f} | {100 * floor_s / secs:.1f}% | "
+            f"{100 * cost.flops / flop_rate / secs:.1f}% |"
+        )
     llm.shutdown()
 
 
@@ -66,9 +67,11 @@ def main() -> int:
     ap.add_argument("--batch", default="1,8,64")
     ap.add_argument("--input-len", type=int, default=1024)
     ap.add_argument("--output-len", type=int, default=32)
+    ap.add_argument("--prefill-len", default="1024,8192")
     ap.add_argument("--reps", type=int, default=30)
     args = ap.parse_args()
     args.batches = [int(b) for b in args.batch.split(",")]
+    args.prefill_lens = [int(n) for n in args.prefill_len.split(",")]
     rows, bandwidth = kernel_bench.collect(args.reps, sweep=False)
     print_table(rows, bandwidth)
     engine_table(args, bandwidth)

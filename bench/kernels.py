@@ -190,6 +190,110 @@ def bench_mamba_decode(reps: int) -> list[Row]:
     return rows
 
 
+def bench_conv_prefill(reps: int) -> list[Row]:
+    from hybridserve import kernels
+
+    rows = []
+    w = torch.randn(CONV_DIM, CONV_K, device="cuda", dtype=BF16)
+    b = torch.randn(CONV_DIM, device="cuda", dtype=BF16)
+    for lengths in ([8192], [1024] * 8, [1, 700, 3]):
+        cu = [0]
+        for n in lengths:
+            cu.append(cu[-1] + n)
+        x = torch.randn(cu[-1], CONV_DIM, device="cuda", dtype=BF16)
+        init = torch.randn(len(lengths), CONV_DIM, CONV_K - 1, device="cuda", dtype=BF16)
+        args = (x, w, b, cu, init)
+        want = ref.causal_conv1d_varlen(*args)
+        poison()
+        rows.append(
+            row(
+                "causal_conv1d_varlen",
+                f"lens={lengths[0]}x{len(lengths)} C={CONV_DIM}"
+                if len(set(lengths)) == 1
+                else f"lens={lengths} C={CONV_DIM}",
+                kernels.causal_conv1d_varlen(*args),
+                want,
+                1e-2,
+                partial(ref.causal_conv1d_varlen, *args),
+                partial(kernels.causal_conv1d_varlen, *args),
+                2 * x.numel() * 2,
+                reps,
+                ref_graph=False,
+            )
+        )
+    return rows
+
+
+def bench_ssd_prefill(reps: int) -> list[Row]:
+    """mamba-ssm's chunk scan (one sequence, optional initial state) against the reference."""
+    from hybridserve import kernels
+
+    rows = []
+    for length, with_state in ((8192, False), (1000, True)):
+        gn = N_GROUPS * SSM_N
+        act = torch.randn(length, D_INNER + 2 * gn, device="cuda", dtype=BF16)
+        x = act[:, :D_INNER].view(length, MAMBA_HEADS, MAMBA_P)
+        B = act[:, D_INNER : D_INNER + gn].view(length, N_GROUPS, SSM_N)
+        C = act[:, D_INNER + gn :].view(length, N_GROUPS, SSM_N)
+        dt = torch.rand(length, MAMBA_HEADS, device="cuda") * 0.1
+        A, D = -torch.rand(MAMBA_HEADS, device="cuda") * 4, torch.randn(MAMBA_HEADS, device="cuda")
+        init = torch.randn(MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda") if with_state else None
+        args = (x, dt, A, B, C, D, 128, init)
+        want_y, want_state = ref.ssd_scan(*args)
+        poison()
+        y, state = kernels.ssd_scan(*args)
+        _, state_rel = errors(state, want_state)
+        print(f"  ssd_scan L={length}: final state rel err {state_rel:.1e}", flush=True)
+        rows.append(
+            row(
+                "ssd_scan (mamba-ssm)",
+                f"L={length} H={MAMBA_HEADS} P={MAMBA_P} N={SSM_N}"
+                + (" +state" if init is not None else ""),
+                y if state_rel < 1e-2 else torch.full_like(y, float("nan")),
+                want_y,
+                1e-2,
+                partial(ref.ssd_scan, *args),
+                partial(kernels.ssd_scan, *args),
+                act.numel() * 2 + x.numel() * 2,
+                reps,
+                ref_graph=False,
+            )
+        )
+    return rows
+
+
+def bench_prefill_attention(reps: int) -> list[Row]:
+    from hybridserve import kernels
+
+    rows = []
+    for lq, lk in ((8192, 8192), (1000, 4000)):
+        k_cache, v_cache = torch.randn(2, lk + 64, HKV, HEAD_DIM, device="cuda", dtype=BF16)
+        kv_indices = torch.randperm(lk + 64, device="cuda")[:lk]
+        q = torch.randn(lq, HQ, HEAD_DIM, device="cuda", dtype=BF16)
+        args = (q, k_cache, v_cache, [0, lq], kv_indices, [0, lk], HEAD_DIM**-0.5)
+        want = ref.attention_varlen(*args)
+        poison()
+        tri_fn = partial(kernels.attention_varlen, *args)
+        rows.append(
+            row(
+                "attention_varlen (SDPA)",
+                f"q={lq} kv={lk} {HQ}/{HKV}x{HEAD_DIM}",
+                tri_fn(),
+                want,
+                1e-2,
+                partial(ref.attention_varlen, *args),
+                tri_fn,
+                (2 * q.numel() + 2 * lk * HKV * HEAD_DIM) * 2,
+                reps,
+                ref_graph=False,
+            )
+        )
+        flops = 4 * HQ * HEAD_DIM * lq * (lk - lq / 2)
+        us = rows[-1].triton_graph_us
+        print(f"  attention_varlen q={lq} kv={lk}: {flops / us / 1e6:.0f} TFLOP/s", flush=True)
+    return rows
+
+
 def bench_gate(reps: int) -> list[Row]:
     from hybridserve import kernels
 
@@ -241,9 +345,14 @@ def bench_moe(reps: int, sweep: bool) -> list[Row]:
             (64, 128, 64, 4, 4),
             (64, 128, 64, 8, 3),
             (128, 128, 64, 8, 3),
+            (128, 128, 64, 4, 4),
+            (64, 256, 64, 8, 3),
+            (128, 256, 64, 8, 3),
+            (128, 256, 64, 8, 3, 1),
+            (128, 256, 64, 8, 4, 16),
         )
     ]
-    for t in (1, 8, 64, 512):
+    for t in (1, 8, 64, 512, 2048, 8192):
         x, weights, ids = moe_case(t)
         touched = torch.unique(ids).numel()
         nbytes = touched * 2 * INTER * HIDDEN * 2 + t * HIDDEN * (2 + 4)
@@ -274,6 +383,8 @@ def bench_moe(reps: int, sweep: bool) -> list[Row]:
                     f"{nbytes / us / 1e3:7.0f} GB/s",
                     flush=True,
                 )
+        flops = 2 * t * TOP_K * 2 * INTER * HIDDEN
+        print(f"  moe_experts T={t}: {flops / rows[-1].triton_graph_us / 1e6:.0f} TFLOP/s")
         block_m = moe.moe_block_config(t, TOP_K, EXPERTS).block_m
         us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, block_m), reps)
         print(f"  align_by_expert T={t}: {us:.1f} us (graph; part of moe_experts)", flush=True)
@@ -292,6 +403,7 @@ def collect(reps: int, sweep: bool) -> tuple[list[Row], float]:
     )
     rows = bench_norms(reps) + bench_conv(reps) + bench_attention(reps)
     rows += bench_mamba_decode(reps) + bench_gate(reps)
+    rows += bench_conv_prefill(reps) + bench_ssd_prefill(reps) + bench_prefill_attention(reps)
     rows += bench_moe(reps, sweep)
     return rows, bw
 

@@ -9,6 +9,7 @@ from hybridserve.kernels import ref
 
 __all__ = [
     "attention_varlen",
+    "causal_conv1d_varlen",
     "conv1d_update",
     "conv1d_update_slots",
     "gate_topk",
@@ -18,6 +19,7 @@ __all__ = [
     "ref",
     "rms_norm",
     "selective_state_update_slots",
+    "ssd_scan",
 ]
 
 # Each entry point has the signature of its reference and picks Triton for CUDA tensors; the
@@ -162,6 +164,45 @@ def attention_varlen(
     kv_indptr: list[int],  # B+1
     scale: float,
 ) -> torch.Tensor:
-    """Prefill (and mixed) attention over a cached prefix: the reference (SDPA per sequence) on
-    every device; decode batches take `paged_decode_attention`."""
-    return ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, kv_indptr, scale)
+    """Prefill (and mixed) attention over a cached prefix: torch SDPA (FlashAttention) on CUDA,
+    the reference on CPU; decode batches take `paged_decode_attention`."""
+    if not q.is_cuda:
+        return ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, kv_indptr, scale)
+    from hybridserve.kernels import prefill_attention
+
+    return prefill_attention.attention_varlen(
+        q, k_cache, v_cache, cu_q, kv_indices, kv_indptr, scale
+    )
+
+
+def causal_conv1d_varlen(
+    x: torch.Tensor,  # [T, C]
+    weight: torch.Tensor,  # [C, K]
+    bias: torch.Tensor | None,  # [C]
+    cu_seqlens: list[int],  # B+1
+    initial_states: torch.Tensor,  # [B, C, K-1]; zeros where a sequence has no history
+) -> torch.Tensor:
+    if not x.is_cuda:
+        return ref.causal_conv1d_varlen(x, weight, bias, cu_seqlens, initial_states)
+    from hybridserve.kernels import conv1d
+
+    return conv1d.causal_conv1d_varlen(x, weight, bias, cu_seqlens, initial_states)
+
+
+def ssd_scan(
+    x: torch.Tensor,  # [L, H, P]
+    dt: torch.Tensor,  # [L, H] fp32, after softplus
+    A: torch.Tensor,  # [H] fp32
+    B: torch.Tensor,  # [L, G, N]
+    C: torch.Tensor,  # [L, G, N]
+    D: torch.Tensor,  # [H]
+    chunk_size: int,
+    initial_state: torch.Tensor | None = None,  # [H, P, N]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sequence's chunked scan: mamba-ssm's Triton kernels on CUDA (the `gpu` extra), the
+    reference on CPU."""
+    if not x.is_cuda:
+        return ref.ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
+    from hybridserve.kernels import ssd
+
+    return ssd.ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)

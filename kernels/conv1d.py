@@ -1,5 +1,6 @@
-"""Triton one-step depthwise causal conv1d + SiLU for decode, over state slots (oracle:
-kernels/ref/conv1d.py `conv1d_update`)."""
+"""Triton depthwise causal conv1d + SiLU: over a varlen prefill batch with initial states, and one
+step for decode over state slots (oracles: kernels/ref/conv1d.py `causal_conv1d_varlen`,
+`conv1d_update`)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,91 @@ def conv1d_update_slots(
 ) -> torch.Tensor:
     """One decode step reading and advancing `conv_cache[slots]` in place; returns [Bt, C]."""
     return _launch(x, weight, bias, conv_cache, conv_cache, slots, slots)
+
+
+@triton.jit
+def _conv1d_varlen_kernel(
+    x_ptr,  # [T, C]
+    w_ptr,  # [C, K]
+    b_ptr,  # [C] or a dummy when HAS_BIAS is false
+    init_ptr,  # [B, C, K-1]
+    cu_ptr,  # [B+1] int32
+    out_ptr,  # [T, C]
+    C,
+    stride_x,
+    stride_w,
+    stride_i_b,
+    stride_i_c,
+    stride_out,
+    KW: tl.constexpr,  # K - 1
+    HAS_BIAS: tl.constexpr,
+    BLOCK_T: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    """Program (sequence, block of its positions, block of channels); taps before the
+    sequence's first token read its initial state."""
+    seq = tl.program_id(0)
+    start = tl.load(cu_ptr + seq).to(tl.int64)
+    length = tl.load(cu_ptr + seq + 1).to(tl.int64) - start
+    if tl.program_id(1) * BLOCK_T >= length:
+        return
+    pos = tl.program_id(1) * BLOCK_T + tl.arange(0, BLOCK_T).to(tl.int64)
+    cols = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
+    cmask = cols < C
+    tmask = pos < length
+    acc = tl.zeros((BLOCK_T, BLOCK_C), dtype=tl.float32)
+    if HAS_BIAS:
+        acc += tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    for k in tl.static_range(KW + 1):
+        w = tl.load(w_ptr + cols * stride_w + k, mask=cmask, other=0.0).to(tl.float32)
+        src = pos - KW + k  # the tap's position in the sequence; < 0: in the initial state
+        in_x = (tmask & (src >= 0))[:, None] & cmask[None, :]
+        in_state = (tmask & (src < 0))[:, None] & cmask[None, :]
+        xv = tl.load(
+            x_ptr + (start + src)[:, None] * stride_x + cols[None, :], mask=in_x, other=0.0
+        )
+        hist = init_ptr + seq * stride_i_b + cols[None, :] * stride_i_c + (KW + src)[:, None]
+        sv = tl.load(hist, mask=in_state, other=0.0)
+        acc += w[None, :] * (xv.to(tl.float32) + sv.to(tl.float32))
+    y = acc * tl.sigmoid(acc)
+    dst = out_ptr + (start + pos)[:, None] * stride_out + cols[None, :]
+    tl.store(dst, y.to(out_ptr.dtype.element_ty), mask=tmask[:, None] & cmask[None, :])
+
+
+def causal_conv1d_varlen(
+    x: torch.Tensor,  # [T, C]
+    weight: torch.Tensor,  # [C, K]
+    bias: torch.Tensor | None,  # [C]
+    cu_seqlens: list[int],  # B+1 offsets into T
+    initial_states: torch.Tensor,  # [B, C, K-1]; zeros where a sequence has no history
+) -> torch.Tensor:
+    """Returns silu(conv(x)) of shape [T, C]; states are read, never written."""
+    t, c = x.shape
+    out = torch.empty_like(x)
+    lengths = [b - a for a, b in zip(cu_seqlens, cu_seqlens[1:])]
+    if t == 0:
+        return out
+    assert x.stride(-1) == 1 and weight.stride(-1) == 1 and initial_states.stride(-1) == 1
+    cu = torch.tensor(cu_seqlens, dtype=torch.int32).to(x.device, non_blocking=True)
+    block_t, block_c = 32, 128
+    grid = (len(lengths), triton.cdiv(max(lengths), block_t), triton.cdiv(c, block_c))
+    _conv1d_varlen_kernel[grid](
+        x,
+        weight,
+        bias if bias is not None else weight,
+        initial_states,
+        cu,
+        out,
+        c,
+        x.stride(0),
+        weight.stride(0),
+        initial_states.stride(0),
+        initial_states.stride(1),
+        out.stride(0),
+        KW=weight.shape[-1] - 1,
+        HAS_BIAS=bias is not None,
+        BLOCK_T=block_t,
+        BLOCK_C=block_c,
+        num_warps=4,
+    )
+    return out

@@ -17,6 +17,7 @@ class MoEBlockConfig(NamedTuple):
     block_k: int
     num_warps: int
     num_stages: int
+    group_m: int = 8  # row blocks that sweep the columns together (their rows stay in L2)
 
 
 def moe_block_config(num_tokens: int, top_k: int, num_experts: int) -> MoEBlockConfig:
@@ -28,7 +29,9 @@ def moe_block_config(num_tokens: int, top_k: int, num_experts: int) -> MoEBlockC
         return MoEBlockConfig(16, 128, 128, 4, 3)
     if per_expert <= 48:
         return MoEBlockConfig(32, 128, 64, 4, 4)
-    return MoEBlockConfig(64, 128, 64, 4, 4)
+    if per_expert < 256:
+        return MoEBlockConfig(64, 128, 64, 4, 4)
+    return MoEBlockConfig(128, 256, 64, 8, 3)
 
 
 class ExpertAlignment(NamedTuple):
@@ -133,6 +136,7 @@ def _moe_gemm_kernel(
     topk_w_ptr,  # [T*k] fp32 routing weights (DOWN only)
     sorted_ids_ptr,
     block_expert_ptr,
+    num_blocks,
     N,
     K,
     num_pairs,  # T*k: the padding id
@@ -146,9 +150,16 @@ def _moe_gemm_kernel(
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
 ):
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
+    # Grouped order: GROUP_M row blocks sweep the column blocks together.
+    pid = tl.program_id(0)
+    n_blocks = tl.cdiv(N, BLOCK_N)
+    group = pid // (GROUP_M * n_blocks)
+    first = group * GROUP_M
+    rows_in_group = tl.minimum(num_blocks - first, GROUP_M)
+    pid_m = first + (pid % (GROUP_M * n_blocks)) % rows_in_group
+    pid_n = (pid % (GROUP_M * n_blocks)) // rows_in_group
     e = tl.load(block_expert_ptr + pid_m)
     if e < 0:
         return
@@ -218,16 +229,18 @@ def moe_experts(
         BLOCK_M=cfg.block_m,
         BLOCK_N=cfg.block_n,
         BLOCK_K=cfg.block_k,
+        GROUP_M=cfg.group_m,
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
     )
-    _moe_gemm_kernel[(blocks, triton.cdiv(inter, cfg.block_n))](
+    _moe_gemm_kernel[(blocks * triton.cdiv(inter, cfg.block_n),)](
         x,
         w_up,
         h,
         weights,
         align.sorted_ids,
         align.block_expert,
+        blocks,
         inter,
         hidden,
         T * k,
@@ -240,13 +253,14 @@ def moe_experts(
         EVEN_K=hidden % cfg.block_k == 0,
         **common,
     )
-    _moe_gemm_kernel[(blocks, triton.cdiv(hidden, cfg.block_n))](
+    _moe_gemm_kernel[(blocks * triton.cdiv(hidden, cfg.block_n),)](
         h,
         w_down,
         out,
         weights,
         align.sorted_ids,
         align.block_expert,
+        blocks,
         hidden,
         inter,
         T * k,

@@ -40,7 +40,8 @@ def conv1d_state_at(
 ) -> torch.Tensor:
     """The conv state after the first `offset` tokens of `x_seq`: [C, K-1]."""
     width = initial_state.shape[-1]
-    hist = torch.cat([initial_state.to(x_seq.dtype), x_seq[:offset].T], dim=-1)
+    tail = x_seq[max(0, offset - width) : offset].T  # only the last K-1 inputs matter
+    hist = torch.cat([initial_state.to(x_seq.dtype), tail], dim=-1)
     return hist[:, hist.shape[-1] - width :]
 
 

@@ -112,6 +112,75 @@ def test_paged_decode_attention(lengths: list[int]) -> None:
     assert rel_err(out, want) < BF16_REL
 
 
+def offsets(lengths: list[int]) -> list[int]:
+    cu = [0]
+    for n in lengths:
+        cu.append(cu[-1] + n)
+    return cu
+
+
+@gpu
+@pytest.mark.parametrize(
+    "lengths", [[1], [1000], [17, 1, 300], [5 + (i * 37) % 200 for i in range(33)]]
+)
+@pytest.mark.parametrize(("channels", "bias"), [(6144, True), (100, False)])
+def test_causal_conv1d_varlen(lengths: list[int], channels: int, bias: bool) -> None:
+    from hybridserve.kernels import conv1d
+
+    dev, dt, cu = "cuda", torch.bfloat16, offsets(lengths)
+    x = torch.randn(cu[-1], channels, device=dev, dtype=dt)
+    w = torch.randn(channels, 4, device=dev, dtype=dt)
+    b = torch.randn(channels, device=dev, dtype=dt) if bias else None
+    init = torch.randn(len(lengths), channels, 3, device=dev, dtype=dt)
+    init[::2] = 0  # sequences without history
+    want = ref.causal_conv1d_varlen(x, w, b, cu, init)
+    poison()
+    assert rel_err(conv1d.causal_conv1d_varlen(x, w, b, cu, init), want) < BF16_REL
+
+
+@gpu
+@pytest.mark.parametrize(
+    ("length", "with_state"), [(1, True), (127, False), (1000, True), (4097, False)]
+)
+@pytest.mark.parametrize(("heads", "p", "n", "groups"), [(64, 64, 128, 8), (6, 20, 24, 2)])
+def test_ssd_scan(length: int, with_state: bool, heads: int, p: int, n: int, groups: int) -> None:
+    """mamba-ssm's chunk scan, one sequence from an optional state: outputs and final state."""
+    from hybridserve.kernels import ssd
+
+    dev = "cuda"
+    act = torch.randn(length, heads * p + 2 * groups * n, device=dev, dtype=torch.bfloat16)
+    x = act[:, : heads * p].view(length, heads, p)
+    B = act[:, heads * p : heads * p + groups * n].view(length, groups, n)
+    C = act[:, heads * p + groups * n :].view(length, groups, n)
+    dt = torch.rand(length, heads, device=dev) * 0.1
+    A, D = -torch.rand(heads, device=dev) * 4, torch.randn(heads, device=dev)
+    init = torch.randn(heads, p, n, device=dev) if with_state else None
+    want_y, want_state = ref.ssd_scan(x, dt, A, B, C, D, 128, init)
+    poison()
+    y, state = ssd.ssd_scan(x, dt, A, B, C, D, 128, init)
+    assert rel_err(y, want_y) < BF16_REL
+    assert state.dtype == torch.float32 and rel_err(state, want_state) < BF16_REL
+
+
+@gpu
+@pytest.mark.parametrize(
+    "shapes", [[(5, 5)], [(1000, 1000)], [(300, 4000), (1, 77), (64, 64)], [(1, 1)] * 3]
+)
+def test_prefill_attention(shapes: list[tuple[int, int]]) -> None:
+    """SDPA over a cached prefix: (queries, context) per sequence, queries last in the context."""
+    from hybridserve.kernels import prefill_attention
+
+    dev, dt, hq, hkv, d = "cuda", torch.bfloat16, 32, 2, 128
+    cu_q, indptr = offsets([q for q, _ in shapes]), offsets([k for _, k in shapes])
+    k_cache, v_cache = torch.randn(2, indptr[-1] + 50, hkv, d, device=dev, dtype=dt)
+    kv_indices = torch.randperm(indptr[-1] + 50, device=dev)[: indptr[-1]]
+    q = torch.randn(cu_q[-1], hq, d, device=dev, dtype=dt)
+    args = (q, k_cache, v_cache, cu_q, kv_indices, indptr, d**-0.5)
+    want = ref.attention_varlen(*args)
+    poison()
+    assert rel_err(prefill_attention.attention_varlen(*args), want) < BF16_REL
+
+
 def moe_inputs(
     tokens: int, experts: int, hidden: int, inter: int, top_k: int, dev: str
 ) -> tuple[torch.Tensor, ...]:
@@ -138,14 +207,15 @@ def test_moe_experts_nemotron_shape(tokens: int) -> None:
 @gpu
 @pytest.mark.parametrize("tokens", [1, 5, 300])
 @pytest.mark.parametrize("block_m", [16, 32, 64])
-def test_moe_experts_local_slice(tokens: int, block_m: int) -> None:
+@pytest.mark.parametrize("group_m", [1, 4])
+def test_moe_experts_local_slice(tokens: int, block_m: int, group_m: int) -> None:
     """Expert parallel: 16 of 64 experts live here (ids 16..31); odd dims exercise the masks."""
     from hybridserve.kernels import moe
 
     x, w_up, w_down, weights, ids = moe_inputs(tokens, 64, 200, 100, 6, "cuda")
     w_up, w_down = w_up[16:32].contiguous(), w_down[16:32].contiguous()
     want = ref.moe_experts(x, w_up, w_down, weights, ids, first_expert=16)
-    cfg = moe.MoEBlockConfig(block_m, 64, 64, 4, 3)
+    cfg = moe.MoEBlockConfig(block_m, 64, 64, 4, 3, group_m=group_m)
     out = moe.moe_experts(x, w_up, w_down, weights, ids, first_expert=16, config=cfg)
     assert rel_err(out, want) < MOE_REL
 
@@ -200,6 +270,15 @@ def test_gate_topk(tokens: int, experts: int, top_k: int, normalize: bool) -> No
 
 def test_dispatch_uses_reference_on_cpu() -> None:
     x = torch.randn(3, 64)
+    w4, init = torch.randn(64, 4), torch.randn(2, 64, 3)
+    want = ref.causal_conv1d_varlen(x, w4, None, [0, 1, 3], init)
+    assert torch.equal(kernels.causal_conv1d_varlen(x, w4, None, [0, 1, 3], init), want)
+    ssd = (torch.randn(5, 4, 8), torch.rand(5, 4), -torch.rand(4), *torch.randn(2, 5, 2, 16))
+    ssd += (torch.randn(4), 2, torch.randn(4, 8, 16))
+    assert all(map(torch.equal, kernels.ssd_scan(*ssd), ref.ssd_scan(*ssd)))
+    q, k_cache, v_cache = torch.randn(3, 4, 8), *torch.randn(2, 9, 2, 8)
+    attn = (q, k_cache, v_cache, [0, 2, 3], torch.tensor([4, 0, 8, 1, 2]), [0, 3, 5], 0.3)
+    assert torch.equal(kernels.attention_varlen(*attn), ref.attention_varlen(*attn))
     w = torch.randn(64)
     assert torch.equal(kernels.rms_norm(x, w, 1e-5), ref.rms_norm(x, w, 1e-5))
     y, z = torch.randn(2, 3, 64)

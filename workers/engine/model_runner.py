@@ -54,10 +54,7 @@ class ModelRunner:
                 logit_rows.append(len(ids) - 1)
         kv_indices = torch.cat(kv)
 
-        decode = all(
-            len(c.slots) == 1 and c.start > 0 and c.wants_logits and not c.snapshots
-            for c in batch.chunks
-        )
+        decode = all(c.is_decode for c in batch.chunks)
         if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
             return self.graphs.run(ids, out_loc, kv_indices, indptr, states)
 
@@ -74,7 +71,6 @@ class ModelRunner:
             state_slots=t(states),
             snapshots=snapshots,
             logits_indices=None if decode else t(logit_rows),
-            kv_indptr_device=t(indptr, torch.int32) if decode else None,
         )
         return self.model(fb, self.buffers)
 

@@ -2,9 +2,10 @@
 
 Running requests go first (oldest first; a decode token is always scheduled, prefill chunks
 spend the budget), then waiting requests are admitted FCFS while budget, memory and
-`max_running_requests` allow. A prefill chunk that stops before the end of its input ends on the
-snapshot grid, so a Mamba state can be saved wherever a later request may branch; prefills also
-save a state every `checkpoint_interval` tokens (a grid multiple, 0: off). When memory
+`max_running_requests` allow; the batch lists its decode rows first, so the layers run them
+through the decode kernels together. A prefill chunk that stops before the end of its input ends
+on the snapshot grid, so a Mamba state can be saved wherever a later request may branch; prefills
+also save a state every `checkpoint_interval` tokens (a grid multiple, 0: off). When memory
 runs out the newest running request is retracted (it keeps nothing but what the radix cache
 holds) and resumes later.
 """
@@ -32,6 +33,11 @@ class ScheduledChunk:
     @property
     def wants_logits(self) -> bool:
         return self.end == self.req.num_tokens
+
+    @property
+    def is_decode(self) -> bool:
+        """One token over a cached context, ending the input, saving no snapshot."""
+        return len(self.slots) == 1 and self.start > 0 and self.wants_logits and not self.snapshots
 
 
 @dataclass
@@ -99,6 +105,7 @@ class Scheduler:
             self.running.append(req)
             budget -= n
             chunks.append(self._chunk(req, n))
+        chunks.sort(key=lambda c: not c.is_decode)  # decode rows first (ForwardBatch.num_decode)
         return ScheduledBatch(chunks) if chunks else None
 
     def _chunk_len(self, req: Request, budget: int) -> int:

@@ -47,12 +47,26 @@ class Attention(nn.Module):
         k_cache, v_cache = caches.kv[self.cache_index]  # [slots, kv_heads, head_dim] each
         k_cache[batch.out_cache_loc] = self.k_proj(x).view(T, self.num_kv_heads, self.head_dim)
         v_cache[batch.out_cache_loc] = self.v_proj(x).view(T, self.num_kv_heads, self.head_dim)
-        if batch.kv_indptr_device is not None:  # decode: one query a sequence
-            o = kernels.paged_decode_attention(
-                q, k_cache, v_cache, batch.kv_indices, batch.kv_indptr_device, self.scale
+        nd, parts = batch.num_decode, []
+        if nd:  # one query a sequence
+            kv_indptr = batch.decode_kv_indptr()
+            parts.append(
+                kernels.paged_decode_attention(
+                    q[:nd], k_cache, v_cache, batch.kv_indices, kv_indptr, self.scale
+                )
             )
-        else:
-            o = kernels.attention_varlen(
-                q, k_cache, v_cache, batch.cu_q, batch.kv_indices, batch.kv_indptr, self.scale
+        if nd < batch.num_seqs:  # decode rows hold one token each: the rest start at row nd
+            cu_q = [c - nd for c in batch.cu_q[nd:]]
+            parts.append(
+                kernels.attention_varlen(
+                    q[nd:],
+                    k_cache,
+                    v_cache,
+                    cu_q,
+                    batch.kv_indices,
+                    batch.kv_indptr[nd:],
+                    self.scale,
+                )  # fmt: skip
             )
+        o = parts[0] if len(parts) == 1 else torch.cat(parts)
         return self.o_proj(o.reshape(T, self.num_heads * self.head_dim))

@@ -84,10 +84,12 @@ class Mamba2Mixer(nn.Module):
         A = -torch.exp(self.A_log.float())
         conv = caches.conv[self.cache_index]  # [slots, conv_dim, K-1]
         ssm = caches.ssm[self.cache_index]  # [slots, H, P, N]
-        if batch.is_decode:
-            y = self._decode(xbc, dt, A, conv, ssm, batch.state_slots)
-        else:
-            y = self._extend(xbc, dt, A, conv, ssm, batch)
+        nd, parts = batch.num_decode, []
+        if nd:  # decode rows hold one token each, first in the batch
+            parts.append(self._decode(xbc[:nd], dt[:nd], A, conv, ssm, batch.state_slots[:nd]))
+        if nd < batch.num_seqs:
+            parts.append(self._extend(xbc[nd:], dt[nd:], A, conv, ssm, batch, nd))
+        y = parts[0] if len(parts) == 1 else torch.cat(parts)
         y = self.norm(y.reshape(x.shape[0], self.d_inner), z)
         return self.out_proj(y)
 
@@ -123,23 +125,26 @@ class Mamba2Mixer(nn.Module):
         conv: torch.Tensor,
         ssm: torch.Tensor,
         batch: ForwardBatch,
+        first: int,
     ) -> torch.Tensor:
-        slots = batch.state_slots
-        has_prefix = torch.tensor(batch.prefix_lens, device=xbc.device) > 0
+        """Sequences `first..` of the batch (their tokens are `xbc`): chunked scan each."""
+        slots = batch.state_slots[first:]
+        prefix_lens = batch.prefix_lens[first:]
+        cu = [c - batch.cu_q[first] for c in batch.cu_q[first:]]
+        has_prefix = torch.tensor(prefix_lens, device=xbc.device) > 0
         init_conv = conv[slots] * has_prefix[:, None, None]
         w = self.conv1d.weight[:, 0, :]
-        act = ref.causal_conv1d_varlen(xbc, w, self.conv1d.bias, batch.cu_q, init_conv)
+        act = kernels.causal_conv1d_varlen(xbc, w, self.conv1d.bias, cu, init_conv)
         xs, B, C = self._split_xbc(act)
         y = torch.empty_like(xs)
-        cu = batch.cu_q
-        for i in range(batch.num_seqs):
+        for i in range(len(prefix_lens)):
             s, e = cu[i], cu[i + 1]
-            state = ssm[slots[i]] if batch.prefix_lens[i] > 0 else None
-            cuts = {snap.offset: snap.slot for snap in batch.snapshots if snap.seq == i}
+            state = ssm[slots[i]] if prefix_lens[i] > 0 else None
+            cuts = {snap.offset: snap.slot for snap in batch.snapshots if snap.seq == first + i}
             start = 0
             for end in sorted({*cuts, e - s}):
                 seg = slice(s + start, s + end)
-                y[seg], state = ref.ssd_scan(
+                y[seg], state = kernels.ssd_scan(
                     xs[seg], dt[seg], A, B[seg], C[seg], self.D, self.chunk_size, state
                 )
                 if end in cuts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -23,10 +24,12 @@ class ForwardBatch:
     Sequence i contributes tokens `input_ids[cu_q[i]:cu_q[i+1]]`, the positions
     `prefix_lens[i] ..` of its context. Its attention context (cached prefix + these tokens) lives
     in KV slots `kv_indices[kv_indptr[i]:kv_indptr[i+1]]`, whose tail is `out_cache_loc` of these
-    tokens (`kv_indptr_device`, set for decode batches, holds the same offsets on the device for
-    the paged decode kernel). Its Mamba state lives in `state_slots[i]`: read as the initial
-    state when `prefix_lens[i] > 0` (the engine copied a cached snapshot there), and overwritten
-    with the state after the chunk.
+    tokens. Its Mamba state lives in `state_slots[i]`: read as the initial state when
+    `prefix_lens[i] > 0` (the engine copied a cached snapshot there), and overwritten with the
+    state after the chunk.
+
+    The first `num_decode` sequences are decode rows (the scheduler puts them first): the layers
+    run them through the decode kernels together, the rest through the prefill kernels.
     """
 
     input_ids: torch.Tensor  # [T] int64
@@ -38,7 +41,9 @@ class ForwardBatch:
     state_slots: torch.Tensor  # [B] int64
     snapshots: list[StateSnapshot]
     logits_indices: torch.Tensor | None = None  # [n] rows of T to compute logits for; None = all
-    kv_indptr_device: torch.Tensor | None = None  # [B+1] int32 copy of kv_indptr; decode only
+    # [num_decode+1] int32 device copy of kv_indptr's head, built on first use unless given (the
+    # CUDA graphs give a static buffer)
+    kv_indptr_device: torch.Tensor | None = None
 
     @property
     def num_seqs(self) -> int:
@@ -48,11 +53,24 @@ class ForwardBatch:
     def q_lens(self) -> list[int]:
         return [b - a for a, b in zip(self.cu_q, self.cu_q[1:])]
 
+    @cached_property
+    def num_decode(self) -> int:
+        """Leading sequences that add one token over a cached context and save no snapshot."""
+        snapshot_seqs = {snap.seq for snap in self.snapshots}
+        rows = zip(self.q_lens, self.prefix_lens)
+        for i, (q_len, prefix) in enumerate(rows):
+            if q_len != 1 or prefix == 0 or i in snapshot_seqs:
+                return i
+        return self.num_seqs
+
     @property
     def is_decode(self) -> bool:
-        """Every sequence adds exactly one token to an existing context, saving no snapshot."""
-        return (
-            all(n == 1 for n in self.q_lens)
-            and all(p > 0 for p in self.prefix_lens)
-            and not self.snapshots
-        )
+        return self.num_decode == self.num_seqs
+
+    def decode_kv_indptr(self) -> torch.Tensor:
+        """`kv_indptr` of the decode rows on the device, for the paged decode kernel."""
+        if self.kv_indptr_device is None:
+            head = self.kv_indptr[: self.num_decode + 1]
+            device = self.input_ids.device
+            self.kv_indptr_device = torch.tensor(head, dtype=torch.int32, device=device)
+        return self.kv_indptr_device

@@ -15,6 +15,7 @@ from hybridserve.workers.models import (
     ForwardBatch,
     HybridCacheBuffers,
     NemotronHForCausalLM,
+    StateSnapshot,
     load_model,
     resolve_config,
 )
@@ -50,32 +51,42 @@ def test_moe_is_the_reference_on_cpu() -> None:
     assert torch.equal(moe(x, None, None), want)  # type: ignore[arg-type]
 
 
-def _prefill_then_decode(model: NemotronHForCausalLM, device: torch.device) -> torch.Tensor:
-    """Two sequences (5 and 9 tokens) prefilled, then one decode step; the decode logits."""
+def _prefill_extend_decode(
+    model: NemotronHForCausalLM, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two sequences (5 and 9 tokens) prefilled, the 2nd saving its Mamba state after 4 tokens in
+    slot 3; the 1st extended by 3 tokens over its cached prefix; then one decode step of both.
+    Returns the extend's and the decode's logits, and the snapshot's state of each Mamba layer."""
     buffers = HybridCacheBuffers(model.cache_shapes(), 64, 4, torch.bfloat16, torch.float32, device)
 
     def t(values: list[int]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.long, device=device)
 
     gen = torch.Generator().manual_seed(0)
-    prompt = torch.randint(3, model.config.vocab_size, (14,), generator=gen).tolist()
+    tokens = torch.randint(3, model.config.vocab_size, (19,), generator=gen).tolist()
     prefill = ForwardBatch(
-        t(prompt),
+        t(tokens[:14]),
         [0, 5, 14],
         [0, 0],
         t(list(range(1, 15))),
         t(list(range(1, 15))),
         [0, 5, 14],
         t([1, 2]),
-        [],
+        [StateSnapshot(seq=1, offset=4, slot=3)],
     )
     model(prefill, buffers)
-    kv = [*range(1, 6), 15, *range(6, 15), 16]
+    first = [*range(1, 6), 15, 16, 17]
+    extend = ForwardBatch(
+        t(tokens[14:17]), [0, 3], [5], t([15, 16, 17]), t(first), [0, 8], t([1]), []
+    )
+    extended = model(extend, buffers)
+    kv = [*first, 18, *range(6, 15), 19]
     decode = ForwardBatch(
-        t([7, 9]), [0, 1, 2], [5, 9], t([15, 16]), t(kv), [0, 6, 16], t([1, 2]), []
+        t(tokens[17:19]), [0, 1, 2], [8, 9], t([18, 19]), t(kv), [0, 9, 19], t([1, 2]), []
     )
     assert decode.is_decode
-    return model(decode, buffers).cpu()
+    logits = torch.cat([extended, model(decode, buffers)]).cpu()
+    return logits, buffers.ssm[:, 3].cpu()
 
 
 @pytest.mark.gpu
@@ -84,8 +95,9 @@ def test_triton_model_matches_cpu_reference() -> None:
     assert resolve_config("tiny").num_layers > 0
     cpu = load_model("tiny", "dummy", torch.bfloat16, torch.device("cpu"))
     gpu = copy.deepcopy(cpu).to("cuda")
-    want = _prefill_then_decode(cpu, torch.device("cpu"))
-    got = _prefill_then_decode(gpu, torch.device("cuda"))
-    assert torch.isfinite(got).all()
-    rel = ((got.double() - want.double()).norm() / want.double().norm()).item()
-    assert rel < 5e-2, rel
+    want, want_state = _prefill_extend_decode(cpu, torch.device("cpu"))
+    got, got_state = _prefill_extend_decode(gpu, torch.device("cuda"))
+    for out, ref_out in ((got, want), (got_state, want_state)):
+        assert torch.isfinite(out).all()
+        rel = ((out.double() - ref_out.double()).norm() / ref_out.double().norm()).item()
+        assert rel < 5e-2, rel
