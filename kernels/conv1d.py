@@ -183,7 +183,8 @@ def causal_conv1d_varlen(
     if t == 0:
         return out
     assert x.stride(-1) == 1 and weight.stride(-1) == 1 and initial_states.stride(-1) == 1
-    cu = torch.tensor(cu_seqlens, dtype=torch.int32).to(x.device, non_blocking=True)
+    pinned = torch.tensor(cu_seqlens, dtype=torch.int32, pin_memory=True)
+    cu = pinned.to(x.device, non_blocking=True)  # no stream sync
     block_t, block_c = 32, 128
     grid = (len(lengths), triton.cdiv(max(lengths), block_t), triton.cdiv(c, block_c))
     _conv1d_varlen_kernel[grid](

@@ -17,6 +17,7 @@ from hybridserve.workers.models import (
     NemotronHForCausalLM,
     StateSnapshot,
 )
+from hybridserve.workers.models.forward_batch import device_tensor
 
 
 class ModelRunner:
@@ -58,15 +59,15 @@ class ModelRunner:
         if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
             return self.graphs.run(ids, out_loc, kv_indices, indptr, states)
 
-        def t(values: list[int], dtype: torch.dtype = torch.long) -> torch.Tensor:
-            return torch.tensor(values, dtype=dtype, device=self.device)
+        def t(values: list[int]) -> torch.Tensor:
+            return device_tensor(values, torch.long, self.device)
 
         fb = ForwardBatch(
             input_ids=t(ids),
             cu_q=cu,
             prefix_lens=prefix,
             out_cache_loc=t(out_loc),
-            kv_indices=kv_indices.to(self.device),
+            kv_indices=kv_indices.to(self.device, non_blocking=True),
             kv_indptr=indptr,
             state_slots=t(states),
             snapshots=snapshots,

@@ -19,7 +19,7 @@ from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelL
 from hybridserve.workers.layers.norm import GatedRMSNorm
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
 from hybridserve.workers.models.config import MAMBA, ModelConfig
-from hybridserve.workers.models.forward_batch import ForwardBatch
+from hybridserve.workers.models.forward_batch import ForwardBatch, device_tensor
 
 
 class Conv1dWeights(nn.Module):
@@ -131,7 +131,7 @@ class Mamba2Mixer(nn.Module):
         slots = batch.state_slots[first:]
         prefix_lens = batch.prefix_lens[first:]
         cu = [c - batch.cu_q[first] for c in batch.cu_q[first:]]
-        has_prefix = torch.tensor(prefix_lens, device=xbc.device) > 0
+        has_prefix = device_tensor(prefix_lens, torch.long, xbc.device) > 0
         init_conv = conv[slots] * has_prefix[:, None, None]
         w = self.conv1d.weight[:, 0, :]
         act = kernels.causal_conv1d_varlen(xbc, w, self.conv1d.bias, cu, init_conv)
@@ -139,7 +139,8 @@ class Mamba2Mixer(nn.Module):
         y = torch.empty_like(xs)
         for i in range(len(prefix_lens)):
             s, e = cu[i], cu[i + 1]
-            state = ssm[slots[i]] if prefix_lens[i] > 0 else None
+            slot = slots[i : i + 1]  # a 1-d index: a 0-d device index would sync with the host
+            state = ssm[slot][0] if prefix_lens[i] > 0 else None
             cuts = {snap.offset: snap.slot for snap in batch.snapshots if snap.seq == first + i}
             start = 0
             for end in sorted({*cuts, e - s}):
@@ -151,6 +152,6 @@ class Mamba2Mixer(nn.Module):
                     ssm[cuts[end]] = state.to(ssm.dtype)
                     conv[cuts[end]] = ref.conv1d_state_at(xbc[s:e], init_conv[i], end)
                 start = end
-            ssm[slots[i]] = state.to(ssm.dtype)
-            conv[slots[i]] = ref.conv1d_state_at(xbc[s:e], init_conv[i], e - s)
+            ssm[slot] = state.to(ssm.dtype)[None]
+            conv[slot] = ref.conv1d_state_at(xbc[s:e], init_conv[i], e - s)[None]
         return y

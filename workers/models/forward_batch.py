@@ -8,6 +8,13 @@ from functools import cached_property
 import torch
 
 
+def device_tensor(values: list[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """`values` on `device` without waiting for the work queued there: a pinned host copy sent
+    asynchronously (a plain `torch.tensor(..., device=cuda)` synchronizes the stream)."""
+    host = torch.tensor(values, dtype=dtype, pin_memory=device.type == "cuda")
+    return host.to(device, non_blocking=True)
+
+
 @dataclass(frozen=True)
 class StateSnapshot:
     """Save sequence `seq`'s Mamba state after `offset` tokens of this chunk into `slot`."""
@@ -71,6 +78,5 @@ class ForwardBatch:
         """`kv_indptr` of the decode rows on the device, for the paged decode kernel."""
         if self.kv_indptr_device is None:
             head = self.kv_indptr[: self.num_decode + 1]
-            device = self.input_ids.device
-            self.kv_indptr_device = torch.tensor(head, dtype=torch.int32, device=device)
+            self.kv_indptr_device = device_tensor(head, torch.int32, self.input_ids.device)
         return self.kv_indptr_device
