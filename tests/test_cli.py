@@ -38,6 +38,7 @@ def test_help_lists_every_subcommand_and_stays_torch_free():
         "--api-key",
         "--reasoning-parser",
         "--tool-call-parser",
+        "--max-mamba-cache-size",
     ],
 )
 def test_up_has_the_sglang_named_flags(flag):
@@ -54,6 +55,15 @@ def test_up_defaults_are_the_embedded_cluster():
         1,
         1,
     )
+
+
+def test_max_mamba_cache_size_sets_the_state_slots():
+    from hybridserve.launch.engine_args import engine_options
+    from hybridserve.workers.engine.engine_config import EngineConfig
+
+    args = build_parser().parse_args(["up", "--max-mamba-cache-size", "7"])
+    assert EngineConfig(**engine_options(args)).num_state_slots == 7
+    assert engine_options(build_parser().parse_args(["up"]))["num_state_slots"] is None
 
 
 def test_unknown_benchmark_is_a_clear_error(capsys):

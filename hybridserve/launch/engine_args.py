@@ -63,6 +63,13 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--cache-mb", type=int, default=256, help="KV + state pool size on CPU, MiB")
     g.add_argument(
+        "--max-mamba-cache-size",
+        type=int,
+        default=None,
+        help="Mamba state slots (running requests + snapshots); the KV pool gets the rest of the "
+        "budget (default: 3 per running request, at most 40%% of the budget)",
+    )
+    g.add_argument(
         "--cuda-graph-max-bs",
         type=int,
         default=256,
@@ -87,6 +94,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         max_model_len=args.max_model_len,
         mem_fraction=args.mem_fraction_static,
         cache_bytes=args.cache_mb << 20,
+        num_state_slots=args.max_mamba_cache_size,
         cuda_graph_max_bs=args.cuda_graph_max_bs,
         seed=args.seed,
     )

@@ -48,7 +48,10 @@ class DecodeGraphs:
         self.kv_indices = torch.zeros(max_kv_tokens + max_batch, **long)
         self.kv_indptr = torch.zeros(max_batch + 1, dtype=torch.int32, device=device)
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
-        self.logits: dict[int, torch.Tensor] = {}
+        # One logits buffer for every graph, outside their pool: an output kept per graph would
+        # pin its memory in the shared pool (GBs over ~70 sizes at a 131k vocabulary).
+        vocab = model.config.vocab_size
+        self.logits = torch.empty(max_batch if capture else 0, vocab, device=device)
         if capture:
             self._capture()
 
@@ -74,7 +77,7 @@ class DecodeGraphs:
         size, padded_indptr = self.fill(ids, out_loc, kv, indptr, slots)
         if size in self.graphs:
             self.graphs[size].replay()
-            return self.logits[size][: len(ids)]
+            return self.logits[: len(ids)]
         return self.model(self._batch(size, padded_indptr), self.buffers)[: len(ids)]
 
     def fill(
@@ -137,7 +140,7 @@ class DecodeGraphs:
             torch.cuda.current_stream(self.device).wait_stream(stream)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, pool=pool):
-                self.logits[size] = self.model(batch, self.buffers)
+                self.logits[:size].copy_(self.model(batch, self.buffers))
             pool = graph.pool()
             self.graphs[size] = graph
         torch.cuda.synchronize(self.device)
