@@ -23,6 +23,7 @@ from bench.serving_backends import create_backend
 from bench.serving_datasets import BenchRequest, random_requests, shared_prefix_requests
 from bench.serving_metrics import Stats, Summary
 from bench.serving_runner import run_benchmark, warm_up
+from bench.serving_server_stats import ServerSampler, ServerStats
 
 
 def build_requests(args: argparse.Namespace) -> list[BenchRequest]:
@@ -67,8 +68,26 @@ def format_summary(summary: Summary, backend: str, model: str) -> str:
     return "\n".join(lines + ["=" * 50])
 
 
-async def run(args: argparse.Namespace) -> tuple[Summary, str]:
-    """The whole benchmark from parsed flags: the summary and the model it ran against."""
+def format_server_stats(stats: ServerStats) -> str:
+    rows = [
+        ("Running requests max / mean", f"{stats.running_max:.0f} / {stats.running_mean:.1f}"),
+        ("Waiting requests max", f"{stats.waiting_max:.0f}"),
+        (
+            "KV pool / state pool usage max",
+            f"{stats.kv_usage_max:.2f} / {stats.state_usage_max:.2f}",
+        ),
+        ("Preemptions", f"{stats.preemptions:.0f}"),
+        ("Engine steps", f"{stats.steps:.0f}"),
+        ("Sampled step mean (ms)", f"{stats.mean_step_ms:.2f}"),
+    ]
+    lines = [f"{' Server (worker /metrics) ':=^50}"]
+    lines += [f"{label + ':':<34}{value:>16}" for label, value in rows]
+    return "\n".join(lines + ["=" * 50])
+
+
+async def run(args: argparse.Namespace) -> tuple[Summary, str, ServerStats | None]:
+    """The whole benchmark from parsed flags: the summary, the model it ran against, and what the
+    worker group's metrics saw (with --worker-metrics)."""
     requests = build_requests(args)
     backend = create_backend(args.backend, args.base_url, args.router_address, args.api_key)
     try:
@@ -78,12 +97,14 @@ async def run(args: argparse.Namespace) -> tuple[Summary, str]:
                 args.warmup, args.input_len, args.output_len, 1.0, args.vocab_size, args.seed + 1
             )
             await warm_up(backend, warmup, model)
-        summary, _ = await run_benchmark(
-            backend, requests, model, args.request_rate, args.max_concurrency, args.seed
-        )
+        bench = (backend, requests, model, args.request_rate, args.max_concurrency, args.seed)
+        if not args.worker_metrics:
+            return (await run_benchmark(*bench))[0], model, None
+        async with ServerSampler(args.worker_metrics) as sampler:
+            summary, _ = await run_benchmark(*bench)
+        return summary, model, sampler.stats()
     finally:
         await backend.close()
-    return summary, model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=1, help="untimed random requests sent first")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-json", type=Path, default=None, help="write flags + results here")
+    p.add_argument(
+        "--worker-metrics",
+        default=None,
+        help="a worker group's /metrics URL: report what the engine ran while the bench ran",
+    )
     return p
 
 
@@ -132,11 +158,15 @@ def main(argv: list[str] | None = None) -> Summary:
     args = parser.parse_args(argv)
     if args.backend == "grpc" and not args.router_address:
         parser.error("--backend grpc needs --router-address")
-    summary, model = asyncio.run(run(args))
+    summary, model, server = asyncio.run(run(args))
     print(format_summary(summary, args.backend, model))
+    if server is not None:
+        print(format_server_stats(server))
     if args.output_json is not None:
         config = {k: _jsonable(v) for k, v in vars(args).items() if k != "api_key"}
         report = {"config": {**config, "model": model}, "summary": asdict(summary)}
+        if server is not None:
+            report["server"] = asdict(server)
         args.output_json.write_text(json.dumps(report, indent=2) + "\n")
     return summary
 

@@ -29,9 +29,9 @@ def moe_block_config(num_tokens: int, top_k: int, num_experts: int) -> MoEBlockC
         return MoEBlockConfig(16, 128, 128, 4, 3)
     if per_expert <= 48:
         return MoEBlockConfig(32, 128, 64, 4, 4)
-    if per_expert < 256:
+    if per_expert < 64:
         return MoEBlockConfig(64, 128, 64, 4, 4)
-    return MoEBlockConfig(128, 256, 64, 8, 3)
+    return MoEBlockConfig(128, 256, 64, 8, 3)  # T >= ~1400 (H200 sweep: T=2048 and 8192)
 
 
 class ExpertAlignment(NamedTuple):
