@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from hybridserve.cli import build_parser, main
+from hybridserve.launch.engine_args import engine_options
 
 
 def test_help_lists_every_subcommand_and_stays_torch_free():
@@ -58,12 +59,23 @@ def test_up_defaults_are_the_embedded_cluster():
 
 
 def test_max_mamba_cache_size_sets_the_state_slots():
-    from hybridserve.launch.engine_args import engine_options
     from hybridserve.workers.engine.engine_config import EngineConfig
 
     args = build_parser().parse_args(["up", "--max-mamba-cache-size", "7"])
     assert EngineConfig(**engine_options(args)).num_state_slots == 7
     assert engine_options(build_parser().parse_args(["up"]))["num_state_slots"] is None
+
+
+def test_chunked_prefill_size_defaults_by_device():
+    from hybridserve.workers.engine.engine_config import EngineConfig
+
+    assert EngineConfig(device="cpu").resolved_chunked_prefill_size() == 512
+    assert EngineConfig(device="cuda").resolved_chunked_prefill_size() == 8192
+    assert (
+        EngineConfig(device="cuda", chunked_prefill_size=64).resolved_chunked_prefill_size() == 64
+    )
+    args = build_parser().parse_args(["up"])
+    assert EngineConfig(**engine_options(args)).chunked_prefill_size is None
 
 
 def test_unknown_benchmark_is_a_clear_error(capsys):

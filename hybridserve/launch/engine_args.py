@@ -38,8 +38,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--chunked-prefill-size",
         type=int,
-        default=512,
-        help="prompt tokens per engine step (the token budget)",
+        default=None,
+        help="prompt tokens per engine step (the token budget; default 8192 on GPU, 512 on CPU)",
     )
     g.add_argument("--page-size", type=int, default=1, help="tokens per KV page")
     g.add_argument(

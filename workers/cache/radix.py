@@ -35,15 +35,17 @@ class HybridRadixCache:
 
     The tree stores whole pages only: keys are truncated to a multiple of `page_size`. A node may
     hold a Mamba state snapshot valid after its full prefix; a cached prefix is usable only up to
-    the deepest such node, since a Mamba state cannot be truncated. No leaf is ever stateless.
+    the deepest such node, since a Mamba state cannot be truncated. A leaf is stateless only
+    while locked (its snapshot went while a request still reads its KV); it goes when unlocked.
 
     Ownership: KV pages and state slots in the tree belong to it; it returns them to `kv_pool` /
     `state_pool` when it evicts them. It takes from a caller only what `insert` reports taken.
 
-    Locks: `lock(node)` pins the KV of node's whole path and node's snapshot; `lock_state(node)`
-    does the same and also counts a state pin (hold it while copying the snapshot out). Only a
-    node with a snapshot can be locked (locking the root is a no-op). A locked node therefore
-    always still matches fully. Nodes handed out stay valid across splits (a split inserts a new
+    Locks: `lock(node)` pins the KV of node's whole path; `lock_state(node)` also pins node's
+    snapshot (hold it while copying the snapshot out; only a node with one can take it). A running
+    request locks only the KV it reads: the snapshot it copied at admission, and the one its own
+    prefill saved, stay evictable, so it holds one state slot (its working state), not two.
+    Locking the root is a no-op. Nodes handed out stay valid across splits (a split inserts a new
     parent above them) until they are evicted.
 
     Every change the router can see is appended to `events`, with block hashes chained from the
@@ -75,7 +77,7 @@ class HybridRadixCache:
         self._total_pages = 0
         self._protected_pages = 0  # pages of nodes with kv_lock > 0
         self._num_states = 0
-        self._pinned_states = 0  # snapshots of nodes with own_lock > 0
+        self._pinned_states = 0  # snapshots of nodes with state_lock > 0
 
     def match_prefix(self, tokens: Sequence[int]) -> MatchResult:
         """Longest cached prefix of tokens, and the usable part of it (ending at a snapshot).
@@ -152,39 +154,40 @@ class HybridRadixCache:
         return InsertResult(existing_len, node, True)
 
     def lock(self, node: RadixNode) -> None:
-        """Pin node's KV path and snapshot against eviction (no-op for the root)."""
+        """Pin node's KV path against eviction (no-op for the root)."""
         if node is self.root:
             return
         if node.detached:
             raise ValueError(f"{node} was evicted")
-        if node.state_slot is None:
-            raise ValueError(f"cannot lock {node}: it has no state snapshot")
         node.own_lock += 1
-        self._pinned_states += node.own_lock == 1
         self._protected_pages += node.add_path_lock(+1) // self.page_size
 
     def unlock(self, node: RadixNode) -> None:
-        """Undo one lock(node)."""
+        """Undo one lock(node); a stateless leaf left unlocked goes, with its KV."""
         if node is self.root:
             return
         if node.own_lock <= node.state_lock:
             raise ValueError(f"unlock without a matching lock on {node}")
         node.own_lock -= 1
-        self._pinned_states -= node.own_lock == 0
         self._protected_pages += node.add_path_lock(-1) // self.page_size
+        self._prune(node)
 
     def lock_state(self, node: RadixNode) -> None:
         """lock(node) plus a pin of node's snapshot (the node must have one)."""
         if node is self.root:
             raise ValueError("the root has no state snapshot to lock")
+        if node.state_slot is None:
+            raise ValueError(f"cannot lock the state of {node}: it has no snapshot")
         self.lock(node)
         node.state_lock += 1
+        self._pinned_states += node.state_lock == 1
 
     def unlock_state(self, node: RadixNode) -> None:
         """Undo one lock_state(node)."""
         if node.state_lock == 0:
             raise ValueError(f"unlock_state without a matching lock_state on {node}")
         node.state_lock -= 1
+        self._pinned_states -= node.state_lock == 0
         self.unlock(node)
 
     def evict_kv(self, num_pages: int) -> int:
@@ -209,19 +212,22 @@ class HybridRadixCache:
 
     def evict_states(self, num_slots: int) -> int:
         """Free at least num_slots state slots if possible: drop the least recently used
-        snapshots of unlocked nodes. A leaf losing its snapshot is removed with its KV, and so is
-        any parent left a stateless leaf. Returns the slots freed. O(nodes) per call."""
+        snapshots not pinned by lock_state. An unlocked leaf losing its snapshot is removed with
+        its KV, and so is any parent left a stateless leaf; a locked one keeps its KV until
+        unlocked. Returns the slots freed. O(nodes) per call."""
         if num_slots <= 0:
             return 0
         nodes = self.root.subtree()
         heap = [
-            (n.state_access, n.id, n) for n in nodes if n.state_slot is not None and n.own_lock == 0
+            (n.state_access, n.id, n)
+            for n in nodes
+            if n.state_slot is not None and n.state_lock == 0
         ]
         heapq.heapify(heap)
         freed = 0
         while freed < num_slots and heap:
             node = heapq.heappop(heap)[2]
-            if node.is_leaf:
+            if node.is_leaf and node.kv_lock == 0:
                 parent = node.parent
                 assert parent is not None
                 self._remove_leaf(node)
@@ -313,20 +319,19 @@ class HybridRadixCache:
         return len(pages)
 
     def _drop_state(self, node: RadixNode) -> None:
-        assert node.state_slot is not None and node.own_lock == 0
+        assert node.state_slot is not None and node.state_lock == 0
         self._emit(StateRemoved(node.last_block_hash(), node.end))
         self.state_pool.free(node.state_slot)
         node.state_slot = None
         self._num_states -= 1
 
     def _prune(self, node: RadixNode) -> tuple[int, RadixNode]:
-        """Remove stateless leaves from node upward; return pages freed and the first survivor.
-
-        A stateless leaf is never locked: a locked node keeps its snapshot, and a lock on a
-        descendant would make the node interior.
-        """
+        """Remove unlocked stateless leaves from node upward; return pages freed and the first
+        survivor."""
         freed = 0
-        while node is not self.root and node.is_leaf and node.state_slot is None:
+        while (
+            node is not self.root and node.is_leaf and node.state_slot is None and node.kv_lock == 0
+        ):
             parent = node.parent
             assert parent is not None
             freed += self._remove_leaf(node)

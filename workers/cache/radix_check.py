@@ -19,9 +19,9 @@ def check_tree(cache: HybridRadixCache) -> None:
     """Raise AssertionError unless the tree, the counters and the pools agree.
 
     Checks: locks non-negative with kv_lock = own_lock + children's kv_lock >= own_lock >=
-    state_lock; locked nodes have snapshots; no stateless leaf; page-aligned keys of whole
-    allocated pages; unique pages and snapshot slots; block hashes equal to a recomputation from
-    the path's tokens; the size counters.
+    state_lock; state-pinned nodes have snapshots; no unlocked stateless leaf; page-aligned keys
+    of whole allocated pages; unique pages and snapshot slots; block hashes equal to a
+    recomputation from the path's tokens; the size counters.
     """
     ps, bs, root = cache.page_size, cache.event_block_size, cache.root
     _require(not root.key and root.state_slot is None, "root holds tokens or a state")
@@ -43,8 +43,8 @@ def check_tree(cache: HybridRadixCache) -> None:
             _require(child.kv_lock == child.own_lock + child_locks, f"{what}: kv_lock mismatch")
             _require(child.own_lock >= child.state_lock >= 0, f"{what}: own_lock < state_lock")
             has_state = child.state_slot is not None
-            _require(has_state or child.own_lock == 0, f"{what}: locked without a snapshot")
-            _require(has_state or not child.is_leaf, f"{what}: stateless leaf")
+            _require(has_state or child.state_lock == 0, f"{what}: pinned without a snapshot")
+            _require(has_state or not child.is_leaf or child.kv_lock > 0, f"{what}: stateless leaf")
             node_pages = cache.kv_pool.pages_of(child.value)  # raises unless whole, allocated
             _require(pages.isdisjoint(node_pages), f"{what}: page owned twice")
             pages.update(node_pages)
@@ -56,7 +56,7 @@ def check_tree(cache: HybridRadixCache) -> None:
             expected = block_hashes(path, bs)[child.start // bs :]
             _require(child.block_hashes == expected, f"{what}: wrong block hashes")
             protected += len(node_pages) * (child.kv_lock > 0)
-            pinned += child.own_lock > 0
+            pinned += child.state_lock > 0
             stack.append((child, path))
     _require(cache.total_cached_pages == len(pages), "total_cached_pages is off")
     _require(cache.evictable_pages == len(pages) - protected, "evictable_pages is off")

@@ -1,16 +1,17 @@
 """Moves requests' cache holdings between the pools, the radix cache and the cache buffers.
 
 Rules: a request owns its working Mamba slot and the pages of `kv_slots[tree_len:]`; it holds a
-KV lock on the radix path `kv_slots[:tree_len]`. A cached snapshot is never written: admission
-copies it into the request's own slot (copy-on-write). Allocation evicts from the radix cache
-(LRU, unlocked only) before it gives up.
+KV lock on the radix path `kv_slots[:tree_len]`, not on the snapshots there: admission copies
+the matched snapshot into the request's own slot (copy-on-write; a cached snapshot is never
+written), so a running request holds one state slot and cached snapshots stay evictable.
+Allocation evicts from the radix cache (LRU, unlocked KV only) before it gives up.
 """
 
 from __future__ import annotations
 
 import torch
 
-from hybridserve.workers.cache import HybridRadixCache, KVPagePool, MambaStatePool
+from hybridserve.workers.cache import HybridRadixCache, KVPagePool, MambaStatePool, RadixNode
 from hybridserve.workers.engine.request import Request
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
 
@@ -36,17 +37,19 @@ class CacheManager:
         """Match the longest usable cached prefix, take a working state slot, lock the path."""
         tokens = req.all_ids
         match = self.tree.match_prefix(tokens[: len(tokens) - 1])  # the last token must run
-        self.tree.lock(match.node)  # before allocating: eviction must not take the match
+        self._lock_match(match.node)  # before allocating: eviction must not take the match
         slot = self._alloc_state()
         if slot is None:  # only the matched snapshot is left to evict: give up the hit
-            self.tree.unlock(match.node)
+            self._unlock_match(match.node)
             slot = self._alloc_state()
             if slot is None:
                 return False
             match = self.tree.match_prefix(tokens[: len(tokens) - 1])
-            self.tree.lock(match.node)
+            self._lock_match(match.node)
         if match.usable_len:
             self.buffers.copy_state(match.state_slot, slot)
+        self.tree.lock(match.node)  # from here on only the KV: the snapshot is copied
+        self._unlock_match(match.node)
         req.state_slot, req.node = slot, match.node
         req.set_kv_slots(match.kv_indices.tolist())
         req.tree_len = req.num_processed = match.usable_len
@@ -142,6 +145,15 @@ class CacheManager:
         sibling.state_slot, sibling.num_processed = slot, leader.num_processed
         sibling.cached_tokens = leader.num_processed
         return True
+
+    def _lock_match(self, node: RadixNode) -> None:
+        """Pin a match's KV path and snapshot (the root, an empty match, has neither)."""
+        if node is not self.tree.root:
+            self.tree.lock_state(node)
+
+    def _unlock_match(self, node: RadixNode) -> None:
+        if node is not self.tree.root:
+            self.tree.unlock_state(node)
 
     # -- allocation with eviction --------------------------------------------------------------
     def _alloc_pages(self, n: int) -> list[int] | None:

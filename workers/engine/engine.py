@@ -68,7 +68,7 @@ class Engine:
         self.scheduler = Scheduler(
             self.cache,
             self.grid,
-            cfg.chunked_prefill_size,
+            cfg.resolved_chunked_prefill_size(),
             cfg.max_running_requests,
             cfg.resolved_checkpoint_interval(
                 self.grid,

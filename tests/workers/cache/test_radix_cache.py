@@ -222,21 +222,43 @@ def test_evict_kv_is_lru_and_frees_everything_unlocked() -> None:
     cache.check_invariants()
 
 
-def test_locked_nodes_are_never_evicted() -> None:
+def test_a_lock_pins_the_kv_path_not_the_snapshot() -> None:
+    """A running request reads its prefix's KV; the snapshot it copied may go."""
     cache = make(ps=2, pages=32, states=8)
     a, b = [1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 8, 8]
     na = put(cache, a).node
     put(cache, b)
     cache.lock(na)
-    assert cache.evictable_pages == 1 and cache.evictable_states == 1
-    assert cache.evict_kv(100) == 1
-    assert cache.evict_states(100) == 0
+    assert cache.evictable_pages == 1 and cache.evictable_states == 2
+    assert cache.evict_kv(100) == 1  # b's leaf, with its snapshot
+    assert cache.evict_states(100) == 1  # na's: the leaf stays, stateless, for its KV
+    assert na.state_slot is None and not na.detached
     m = cache.match_prefix(a)
-    assert (m.kv_len, m.usable_len, m.node) == (6, 6, na)
-    assert cache.match_prefix(b).usable_len == 0
+    assert (m.kv_len, m.usable_len) == (6, 0)
+    assert cache.evict_kv(100) == 0
+    cache.check_invariants()
+    cache.unlock(na)  # a stateless leaf nobody reads goes with its KV
+    assert na.detached and cache.total_cached_pages == 0
+    assert cache.kv_pool.num_free == 32 and cache.state_pool.num_free == 8
+    cache.check_invariants()
+
+
+def test_reset_keeps_a_locked_path_but_only_pinned_snapshots() -> None:
+    cache = make(ps=2, bs=2)
+    a = [1, 2, 3, 4]
+    na = put(cache, a).node
+    cache.lock(na)
+    cache.events.drain()
+    cache.reset()
+    ha = block_hashes(a, 2)
+    assert cache.events.drain() == [
+        AllCleared(),
+        BlockStored(tuple(ha), None, (tuple(a[:2]), tuple(a[2:])), 2),
+    ]
+    assert na.state_slot is None and cache.total_cached_pages == 2
     cache.unlock(na)
-    assert cache.evictable_pages == 3
-    assert cache.evict_kv(100) == 3 and cache.kv_pool.num_free == 32
+    assert cache.events.drain() == [BlockRemoved(tuple(ha))] and cache.total_cached_pages == 0
+    cache.check_invariants()
 
 
 def test_lock_state_pins_the_snapshot_and_the_path() -> None:
@@ -262,8 +284,10 @@ def test_lock_rules() -> None:
     assert fork is not None and fork.state_slot is None
     cache.lock(cache.root)  # no-op
     cache.unlock(cache.root)
-    with pytest.raises(ValueError, match="no state"):
-        cache.lock(fork)
+    cache.lock(fork)  # a stateless node's KV can be locked, not its (absent) snapshot
+    cache.unlock(fork)
+    with pytest.raises(ValueError, match="no snapshot"):
+        cache.lock_state(fork)
     with pytest.raises(ValueError):
         cache.lock_state(cache.root)
     with pytest.raises(ValueError, match="matching lock"):
@@ -309,7 +333,7 @@ def test_events_and_block_hashes() -> None:
     assert cache.events.drain() == [StateStored(ha[0], 6)]
     put(cache, [7, 7])
     assert cache.events.drain() == [StateStored(None, 2)]
-    cache.lock(cache.match_prefix(b).node)
+    cache.lock_state(cache.match_prefix(b).node)
     cache.match_prefix(a[:6])
     assert cache.evict_kv(3) == 3  # a's leaf [6, 12) is the least recently used
     assert cache.events.drain() == [StateRemoved(ha[2], 12), BlockRemoved(tuple(ha[1:]))]
@@ -326,7 +350,7 @@ def test_reset_clears_unlocked_and_reannounces_survivors() -> None:
     na = put(cache, a).node
     put(cache, a[:4])
     put(cache, b)
-    cache.lock(na)
+    cache.lock_state(na)
     cache.events.drain()
     cache.reset()
     ha = block_hashes(a, 4)
@@ -340,7 +364,7 @@ def test_reset_clears_unlocked_and_reannounces_survivors() -> None:
         ]
     )
     assert cache.num_state_snapshots == 1 and cache.total_cached_pages == 4
-    cache.unlock(na)
+    cache.unlock_state(na)
     cache.reset()
     assert cache.events.drain() == [AllCleared()]
     assert cache.kv_pool.num_free == 64 and cache.state_pool.num_free == 16

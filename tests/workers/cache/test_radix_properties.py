@@ -145,8 +145,8 @@ class CacheMachine(RuleBasedStateMachine):
 
     def apply_removals(self, removed: set[Key], st_removed: set[Key]) -> None:
         assert removed <= self.present.keys() and st_removed <= self.snaps
-        for _, prefix, _ in self.locks:  # nothing on a locked path, nor its snapshot, went
-            assert prefix not in st_removed
+        for _, prefix, pinned in self.locks:  # no KV on a locked path went, nor a pinned state
+            assert not (pinned and prefix in st_removed)
             assert not any(prefix[:n] in removed for n in range(1, len(prefix) + 1))
         for k in removed:
             del self.present[k]
@@ -220,6 +220,9 @@ class CacheMachine(RuleBasedStateMachine):
     def unlock(self, i: int) -> None:
         node, _, pinned = self.locks.pop(i % len(self.locks))
         (self.cache.unlock_state if pinned else self.cache.unlock)(node)
+        stored, removed, st_stored, st_removed = self.read_events()  # a stateless leaf goes
+        assert not stored and not st_stored and not st_removed
+        self.apply_removals(removed, st_removed)
 
     @rule(n=st.integers(0, 25))
     def evict_kv(self, n: int) -> None:
@@ -249,7 +252,7 @@ class CacheMachine(RuleBasedStateMachine):
         stored, removed, st_stored, st_removed = self.read_events(events[1:])
         assert not removed and not st_removed
         locked = {p[:n] for _, p, _ in self.locks for n in range(self.ps, len(p) + 1, self.ps)}
-        assert stored == locked and st_stored == {p for _, p, _ in self.locks}
+        assert stored == locked and st_stored == {p for _, p, pinned in self.locks if pinned}
         self.present = {k: v for k, v in self.present.items() if k in stored or not k}
         self.snaps = st_stored
 
@@ -265,10 +268,13 @@ class CacheMachine(RuleBasedStateMachine):
         assert self.sp.num_free + cache.num_state_snapshots == self.sp.num_total, "states leaked"
         assert cache.total_cached_pages == len(self.present) - 1
         assert cache.num_state_snapshots == len(self.snaps)
-        for node, prefix, _ in self.locks:
+        for node, prefix, pinned in self.locks:  # a lock keeps the KV; lock_state the snapshot
             m = cache.match_prefix(prefix)
-            assert (m.kv_len, m.usable_len, m.node) == (len(prefix), len(prefix), node)
-            assert node.kv_lock >= node.state_lock >= 0
+            assert m.kv_len == len(prefix) and node.kv_lock >= node.state_lock >= 0
+            if pinned or node.state_slot is not None:
+                assert (m.usable_len, m.node) == (len(prefix), node)
+            else:
+                assert m.usable_len < len(prefix)
 
 
 CacheMachine.TestCase.settings = settings(

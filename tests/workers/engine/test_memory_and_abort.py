@@ -81,3 +81,21 @@ def test_a_hit_on_the_only_snapshot_still_admits():
     out = llm.generate([again], GREEDY)[0]
     assert out.cached_tokens == 0 and len(out.token_ids) == 16
     llm.engine.tree.check_invariants()
+
+
+def test_running_requests_hold_one_state_slot_each():
+    """Snapshots that prefills save stay evictable while their requests run: 6 slots run 5
+    requests at once (a request pinning its own snapshot would hold two, and 3 would run)."""
+    llm = LLM("tiny", num_state_slots=6, max_running_requests=5, chunked_prefill_size=512)
+    engine = llm.engine
+    rng = random.Random(3)
+    params = SamplingParams(temperature=0, max_tokens=8, ignore_eos=True)
+    for _ in range(5):  # 100-token prompts: each prefill saves a snapshot on the 48-token grid
+        engine.add_request([rng.randrange(3, 1024) for _ in range(100)], params)
+    peak = 0
+    while engine.has_work():
+        engine.step()
+        peak = max(peak, engine.stats().running)
+        engine.tree.check_invariants()
+    assert peak == 5 and engine.stats().preemptions == 0
+    assert engine.tree.num_state_snapshots > 0  # the finished requests' states stay cached
