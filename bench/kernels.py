@@ -149,6 +149,19 @@ def bench_attention(reps: int) -> list[Row]:
 MAMBA_HEADS, MAMBA_P, SSM_N, N_GROUPS = 64, 64, 128, 8
 
 
+def mamba_inputs(rows: int, dt_scale: float) -> tuple[torch.Tensor, ...]:
+    """(x, dt, A, B, C, D) of `rows` tokens, x/B/C as strided views of one conv output like the
+    layer's."""
+    gn = N_GROUPS * SSM_N
+    act = torch.randn(rows, D_INNER + 2 * gn, device="cuda", dtype=BF16)
+    x = act[:, :D_INNER].view(rows, MAMBA_HEADS, MAMBA_P)
+    B = act[:, D_INNER : D_INNER + gn].view(rows, N_GROUPS, SSM_N)
+    C = act[:, D_INNER + gn :].view(rows, N_GROUPS, SSM_N)
+    dt = torch.rand(rows, MAMBA_HEADS, device="cuda") * dt_scale
+    A, D = -torch.rand(MAMBA_HEADS, device="cuda") * 4, torch.randn(MAMBA_HEADS, device="cuda")
+    return x, dt, A, B, C, D
+
+
 def _ref_ssu_slots(cache: torch.Tensor, slots: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
     state = cache[slots]
     y = ref.selective_state_update(state, *args)
@@ -163,14 +176,7 @@ def bench_mamba_decode(reps: int) -> list[Row]:
     for bsz in (1, 64, 512):
         cache = torch.randn(1024, MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda")
         slots = torch.randperm(1024, device="cuda")[:bsz]
-        gn = N_GROUPS * SSM_N
-        act = torch.randn(bsz, D_INNER + 2 * gn, device="cuda", dtype=BF16)
-        x = act[:, :D_INNER].view(bsz, MAMBA_HEADS, MAMBA_P)
-        B = act[:, D_INNER : D_INNER + gn].view(bsz, N_GROUPS, SSM_N)
-        C = act[:, D_INNER + gn :].view(bsz, N_GROUPS, SSM_N)
-        dt = torch.rand(bsz, MAMBA_HEADS, device="cuda") * 0.5
-        A, D = -torch.rand(MAMBA_HEADS, device="cuda") * 4, torch.randn(MAMBA_HEADS, device="cuda")
-        args = (x, dt, A, B, C, D)
+        args = mamba_inputs(bsz, dt_scale=0.5)
         want = ref.selective_state_update(cache[slots], *args)
         poison()
         out = ssu.selective_state_update_slots(cache.clone(), slots, *args)
@@ -230,13 +236,7 @@ def bench_ssd_prefill(reps: int) -> list[Row]:
 
     rows = []
     for length, with_state in ((8192, False), (1000, True)):
-        gn = N_GROUPS * SSM_N
-        act = torch.randn(length, D_INNER + 2 * gn, device="cuda", dtype=BF16)
-        x = act[:, :D_INNER].view(length, MAMBA_HEADS, MAMBA_P)
-        B = act[:, D_INNER : D_INNER + gn].view(length, N_GROUPS, SSM_N)
-        C = act[:, D_INNER + gn :].view(length, N_GROUPS, SSM_N)
-        dt = torch.rand(length, MAMBA_HEADS, device="cuda") * 0.1
-        A, D = -torch.rand(MAMBA_HEADS, device="cuda") * 4, torch.randn(MAMBA_HEADS, device="cuda")
+        x, dt, A, B, C, D = mamba_inputs(length, dt_scale=0.1)
         init = torch.randn(MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda") if with_state else None
         args = (x, dt, A, B, C, D, 128, init)
         want_y, want_state = ref.ssd_scan(*args)
@@ -244,17 +244,18 @@ def bench_ssd_prefill(reps: int) -> list[Row]:
         y, state = kernels.ssd_scan(*args)
         _, state_rel = errors(state, want_state)
         print(f"  ssd_scan L={length}: final state rel err {state_rel:.1e}", flush=True)
+        checked = y if state_rel < 1e-2 else torch.full_like(y, float("nan"))  # a bad state fails
         rows.append(
             row(
                 "ssd_scan (mamba-ssm)",
                 f"L={length} H={MAMBA_HEADS} P={MAMBA_P} N={SSM_N}"
                 + (" +state" if init is not None else ""),
-                y if state_rel < 1e-2 else torch.full_like(y, float("nan")),
+                checked,
                 want_y,
                 1e-2,
                 partial(ref.ssd_scan, *args),
                 partial(kernels.ssd_scan, *args),
-                act.numel() * 2 + x.numel() * 2,
+                length * (D_INNER + 2 * N_GROUPS * SSM_N) * 2 + x.numel() * 2,  # in + y
                 reps,
                 ref_graph=False,
             )

@@ -5,6 +5,7 @@ eagerly."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from hybridserve.workers.engine.decode_graphs import DecodeGraphs
@@ -39,7 +40,7 @@ class ModelRunner:
         """Logits [n, vocab] (fp32) of the chunks that end their request's input, in order."""
         ids: list[int] = []
         out_loc: list[int] = []
-        kv: list[torch.Tensor] = []
+        kv: list[np.ndarray] = []
         cu, indptr, prefix, states, logit_rows = [0], [0], [], [], []
         snapshots = []
         for i, c in enumerate(batch.chunks):
@@ -53,7 +54,7 @@ class ModelRunner:
             snapshots += [StateSnapshot(i, pos - c.start, slot) for pos, slot in c.snapshots]
             if c.wants_logits:
                 logit_rows.append(len(ids) - 1)
-        kv_indices = torch.cat(kv)
+        kv_indices = torch.from_numpy(np.concatenate(kv))
 
         decode = all(c.is_decode for c in batch.chunks)
         if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):

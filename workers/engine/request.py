@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import torch
+import numpy as np
 
 from hybridserve.workers.engine.sampling_params import SamplingParams
 
@@ -43,7 +43,8 @@ class Request:
     node: Any = None
     state_slot: int | None = None
     snapshot_at: int | None = None  # a grid point where this prefill must save a state
-    kv_copy: torch.Tensor | None = None  # kv_slots[:len(kv_copy)] as a tensor (see kv_indices)
+    kv_array: np.ndarray | None = None  # kv_slots[:kv_array_len], room to grow (kv_indices)
+    kv_array_len: int = 0
     # n > 1: the other samples wait here until this one's prompt is processed, then fork from it
     siblings: list[Request] = field(default_factory=list)
     # counters
@@ -51,22 +52,26 @@ class Request:
     cached_tokens: int = 0
     computed_tokens: int = 0
 
-    def kv_indices(self, end: int) -> torch.Tensor:
-        """`kv_slots[:end]` as a CPU int64 tensor, extended from the previous step's copy: a
-        decode step adds one slot, so it never converts a whole context from a Python list.
+    def kv_indices(self, end: int) -> np.ndarray:
+        """`kv_slots[:end]` as an int64 array, mirrored from step to step in a buffer that doubles
+        when full: a decode step writes one slot instead of converting or copying a whole context.
         `kv_slots` only grows by appends; any other change goes through `set_kv_slots`."""
-        copy = self.kv_copy
-        have = -1 if copy is None else copy.shape[0]
-        if have < 0 or have > end:
-            copy = torch.tensor(self.kv_slots[:end], dtype=torch.long)
-        elif have < end:
-            copy = torch.cat([copy, torch.tensor(self.kv_slots[have:end], dtype=torch.long)])
-        self.kv_copy = copy
-        return copy
+        buf, have = self.kv_array, self.kv_array_len
+        if buf is None:
+            buf, have = np.empty(max(64, 2 * end), dtype=np.int64), 0
+        if have < end:
+            if end > len(buf):
+                grown = np.empty(max(end, 2 * len(buf)), dtype=np.int64)
+                grown[:have] = buf[:have]
+                buf = grown
+            buf[have:end] = self.kv_slots[have:end]
+            have = end
+        self.kv_array, self.kv_array_len = buf, have
+        return buf[:end]
 
     def set_kv_slots(self, slots: list[int]) -> None:
-        """Replace `kv_slots` (not an append): the tensor copy is rebuilt on next use."""
-        self.kv_slots, self.kv_copy = slots, None
+        """Replace `kv_slots` (not an append): the array mirror is rebuilt on next use."""
+        self.kv_slots, self.kv_array, self.kv_array_len = slots, None, 0
 
     def token_ids(self, start: int, end: int) -> list[int]:
         """`all_ids[start:end]` without building all_ids (a decode step reads one token)."""

@@ -25,14 +25,12 @@ class ScheduledChunk:
     start: int  # first token position of the chunk
     slots: list[int]  # KV slots of the chunk's tokens
     snapshots: list[tuple[int, int]] = field(default_factory=list)  # (position, state slot)
+    end: int = field(init=False)
+    wants_logits: bool = field(init=False)  # it ends the input (as scheduled: the request grows)
 
-    @property
-    def end(self) -> int:
-        return self.start + len(self.slots)
-
-    @property
-    def wants_logits(self) -> bool:
-        return self.end == self.req.num_tokens
+    def __post_init__(self) -> None:
+        self.end = self.start + len(self.slots)
+        self.wants_logits = self.end == self.req.num_tokens
 
     @property
     def is_decode(self) -> bool:
@@ -62,6 +60,7 @@ class Scheduler:
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
         self.preemptions = 0
+        self._retracted: set[int] = set()  # ids of the requests retracted by this schedule()
 
     def add(self, req: Request) -> None:
         self.waiting.append(req)
@@ -83,8 +82,9 @@ class Scheduler:
     def schedule(self) -> ScheduledBatch | None:
         chunks: list[ScheduledChunk] = []
         budget = self.budget
+        self._retracted.clear()
         for req in sorted(self.running, key=lambda r: r.arrival):
-            if req not in self.running:  # retracted earlier in this loop
+            if id(req) in self._retracted:  # earlier in this loop
                 continue
             n = 1 if req.remaining == 1 else self._chunk_len(req, budget)
             if n == 0:
@@ -127,6 +127,7 @@ class Scheduler:
         return True
 
     def _retract(self, req: Request) -> None:
+        self._retracted.add(id(req))
         self.running.remove(req)
         self.cache.release(req)
         self.waiting.appendleft(req)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from hybridserve.workers.engine import SamplingParams
 from hybridserve.workers.engine.request import Request
@@ -15,12 +15,14 @@ def test_token_ids_slices_prompt_and_output_without_joining_them():
             assert req.token_ids(start, end) == req.all_ids[start:end]
 
 
-def test_kv_indices_extend_the_previous_copy_and_rebuild_when_stale():
+def test_kv_indices_extend_the_previous_copy_and_rebuild_when_replaced():
     req = Request("r", [1, 2, 3], SamplingParams(), kv_slots=[10, 11, 12])
     assert req.kv_indices(2).tolist() == [10, 11]
     req.kv_slots.append(13)
     assert req.kv_indices(4).tolist() == [10, 11, 12, 13]
-    req.kv_slots[:2] = [20, 21]  # rewritten in place: the owner marks the copy stale
-    req.kv_copy = None
-    assert torch.equal(req.kv_indices(4), torch.tensor([20, 21, 12, 13]))
-    assert req.kv_indices(3).tolist() == [20, 21, 12]
+    assert req.kv_indices(3).tolist() == [10, 11, 12]
+    req.kv_slots += list(range(100, 300))  # past the buffer: it grows, keeping what it had
+    assert req.kv_indices(204).tolist() == req.kv_slots
+    assert req.kv_indices(204).dtype == np.int64
+    req.set_kv_slots([20, 21, 12, 13])  # replaced: the mirror is rebuilt
+    assert req.kv_indices(4).tolist() == [20, 21, 12, 13]
