@@ -30,3 +30,13 @@ def start_groups(
         group.serve(port, metrics_port)
         groups.append(group)
     return groups
+
+
+def capacity_line(index: int, stats: Any, options: dict[str, Any]) -> str:
+    """What group `index` can hold (from its EngineStats): the first thing to read when
+    requests queue or get preempted."""
+    tokens = stats.kv_pages_total * options["page_size"]
+    return (
+        f"hybridserve: group {index}: KV cache {tokens} tokens, {stats.state_slots_total} Mamba "
+        f"state slots, up to {options['max_running_requests']} running requests"
+    )

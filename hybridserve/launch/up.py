@@ -10,7 +10,7 @@ import asyncio
 import threading
 
 from hybridserve.launch.engine_args import engine_options
-from hybridserve.launch.groups import connect_ray, start_groups
+from hybridserve.launch.groups import capacity_line, connect_ray, start_groups
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -45,6 +45,8 @@ def run_up(args: argparse.Namespace) -> int:
         f"{', '.join(g.address for g in groups)}",
         flush=True,
     )
+    for i, group in enumerate(groups):
+        print(capacity_line(i, group.stats(), options), flush=True)
     print(f"hybridserve: router (gRPC) at {router.address}", flush=True)
     for url in [*worker_metrics, router.metrics_url, f"http://{args.host}:{args.port}/metrics"]:
         if url:

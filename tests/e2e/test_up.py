@@ -4,6 +4,7 @@ driven with the official openai client and with curl as README shows."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,6 +55,8 @@ def server():
             os.killpg(proc.pid, signal.SIGKILL)
             raise
         assert proc.returncode == 0 and "hybridserve: stopped" in out, out[-2000:]
+        capacity = r"group 0: KV cache [1-9]\d* tokens, [1-9]\d* Mamba state slots, up to 64 "
+        assert re.search(capacity, out), out[-2000:]
 
 
 @pytest.fixture(scope="module")
