@@ -66,7 +66,7 @@ class Attention(nn.Module):
                     batch.kv_indices,
                     batch.kv_indptr[nd:],
                     self.scale,
-                )  # fmt: skip
+                )
             )
         o = parts[0] if len(parts) == 1 else torch.cat(parts)
         return self.o_proj(o.reshape(T, self.num_heads * self.head_dim))
