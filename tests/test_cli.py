@@ -78,6 +78,19 @@ def test_chunked_prefill_size_defaults_by_device():
     assert EngineConfig(**engine_options(args)).chunked_prefill_size is None
 
 
+def test_capacity_line_warns_when_state_slots_cap_the_running_requests():
+    from types import SimpleNamespace
+
+    from hybridserve.launch.groups import capacity_line
+
+    stats = SimpleNamespace(kv_pages_total=100, state_slots_total=590)
+    options = {"page_size": 2, "max_running_requests": 1024}
+    line = capacity_line(0, stats, options)
+    assert "KV cache 200 tokens, 590 Mamba state slots, up to 1024 running" in line
+    assert "at most 590 at once" in line
+    assert "at most" not in capacity_line(0, stats, {**options, "max_running_requests": 64})
+
+
 def test_unknown_benchmark_is_a_clear_error(capsys):
     assert main(["bench", "no-such-bench"]) == 2
     assert "no benchmark 'no-such-bench'" in capsys.readouterr().err

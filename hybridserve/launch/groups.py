@@ -36,7 +36,11 @@ def capacity_line(index: int, stats: Any, options: dict[str, Any]) -> str:
     """What group `index` can hold (from its EngineStats): the first thing to read when
     requests queue or get preempted."""
     tokens = stats.kv_pages_total * options["page_size"]
-    return (
-        f"hybridserve: group {index}: KV cache {tokens} tokens, {stats.state_slots_total} Mamba "
-        f"state slots, up to {options['max_running_requests']} running requests"
+    slots, running = stats.state_slots_total, options["max_running_requests"]
+    line = (
+        f"hybridserve: group {index}: KV cache {tokens} tokens, {slots} Mamba state slots, "
+        f"up to {running} running requests"
     )
+    if slots < running:  # each running request holds one slot
+        line += f" (at most {slots} at once: raise --max-mamba-cache-size)"
+    return line
