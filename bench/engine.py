@@ -23,6 +23,7 @@ same config and dtype) through `generate` on the same shapes, up to --baseline-m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import statistics
 import time
@@ -266,6 +267,7 @@ def main() -> None:
     ap.add_argument("--baseline", choices=["none", "transformers"], default="none")
     ap.add_argument("--baseline-max-batch", type=int, default=8)
     ap.add_argument("--cuda-graph-max-bs", type=int, default=256, help="0: eager only")
+    ap.add_argument("--mamba-ssm-dtype", default=None, help="state cache dtype (default: model's)")
     ap.add_argument("--no-eager", action="store_true", help="skip the eager run beside graphs")
     ap.add_argument("--profile", action="store_true", help="print kernel times of steps")
     ap.add_argument("--host-profile", action="store_true", help="print Python time by function")
@@ -273,6 +275,8 @@ def main() -> None:
     batches = [int(b) for b in args.batch.split(",")]
     prefill_lens = [int(n) for n in (args.prefill_len or str(args.input_len)).split(",")]
     config = resolve_config(args.model)
+    if args.mamba_ssm_dtype:  # the roofline's state bytes follow the cache's dtype
+        config = dataclasses.replace(config, mamba_ssm_cache_dtype=args.mamba_ssm_dtype)
     args.vocab = config.vocab_size
 
     load_start = time.perf_counter()
@@ -285,6 +289,7 @@ def main() -> None:
         max_running_requests=max(batches),
         chunked_prefill_size=args.chunked_prefill_size,
         cuda_graph_max_bs=args.cuda_graph_max_bs,
+        mamba_ssm_dtype=args.mamba_ssm_dtype,
     )
     device = llm.engine.device
     dtype = next(llm.engine.model.parameters()).dtype

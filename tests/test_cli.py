@@ -40,6 +40,7 @@ def test_help_lists_every_subcommand_and_stays_torch_free():
         "--reasoning-parser",
         "--tool-call-parser",
         "--max-mamba-cache-size",
+        "--mamba-ssm-dtype",
     ],
 )
 def test_up_has_the_sglang_named_flags(flag):

@@ -6,8 +6,6 @@ import dataclasses
 import itertools
 import time
 
-import torch
-
 from hybridserve.errors import (
     ConfigError,
     ContextLengthExceededError,
@@ -50,7 +48,7 @@ class Engine:
         dtype = cfg.resolved_dtype(config.torch_dtype)
         self.model = load_model(cfg.model, cfg.load_format, dtype, self.device, cfg.seed, parallel)
         self.max_model_len = cfg.max_model_len or config.max_position_embeddings
-        ssm_dtype = getattr(torch, config.mamba_ssm_cache_dtype)
+        ssm_dtype = cfg.resolved_ssm_dtype(config.mamba_ssm_cache_dtype)
         shapes = self.model.cache_shapes()
         budget = cache_budget_bytes(cfg, self.device)
         pages, states = plan_pools(cfg, shapes, dtype, ssm_dtype, budget, self.max_model_len)

@@ -53,6 +53,7 @@ class EngineConfig:
     tp: int = 1
     ep: int | None = None
     cuda_graph_max_bs: int = 256  # decode CUDA graphs up to this batch (0: eager; GPU, tp=1)
+    mamba_ssm_dtype: str | None = None  # SSM state cache dtype; None: the checkpoint's choice
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -69,6 +70,8 @@ class EngineConfig:
             raise ConfigError(f"checkpoint_interval: must be >= 0, got {self.checkpoint_interval}")
         if self.cuda_graph_max_bs < 0:
             raise ConfigError(f"cuda_graph_max_bs: must be >= 0, got {self.cuda_graph_max_bs}")
+        if self.mamba_ssm_dtype is not None and self.mamba_ssm_dtype not in _DTYPES:
+            raise ConfigError(f"mamba_ssm_dtype: expected one of {sorted(_DTYPES)}")
         if self.tp < 1:
             raise ConfigError(f"tp: must be >= 1, got {self.tp}")
         if self.ep is not None and (self.ep < 1 or self.tp % self.ep):
@@ -88,6 +91,12 @@ class EngineConfig:
         if self.chunked_prefill_size is not None:
             return self.chunked_prefill_size
         return 8192 if self.resolved_device().type == "cuda" else 512
+
+    def resolved_ssm_dtype(self, checkpoint_dtype: str) -> torch.dtype:
+        """The Mamba SSM state cache's dtype: as set, else the checkpoint's
+        `mamba_ssm_cache_dtype` (float32 for Nemotron 3 Nano). bfloat16 halves a state's memory
+        and the bytes a decode step moves for it, at the cost of rounding the state each step."""
+        return _DTYPES[self.mamba_ssm_dtype or checkpoint_dtype]
 
     def resolved_dtype(self, checkpoint_dtype: str) -> torch.dtype:
         if self.dtype != "auto":
