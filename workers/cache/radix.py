@@ -239,7 +239,8 @@ class HybridRadixCache:
 
     def reset(self) -> None:
         """Free everything not locked (e.g. on restart) and report it as AllCleared, followed by
-        BlockStored / StateStored for what the locked nodes keep alive."""
+        BlockStored / StateStored for what the locks keep alive (a plain lock keeps the KV of its
+        path, lock_state also the node's snapshot)."""
         self._muted = True
         try:
             self.evict_kv(self._total_pages)
@@ -265,7 +266,7 @@ class HybridRadixCache:
 
     @property
     def evictable_states(self) -> int:
-        """Snapshots evict_states could free now (those of unlocked nodes)."""
+        """Snapshots evict_states could free now (those lock_state does not pin)."""
         return self._num_states - self._pinned_states
 
     def check_invariants(self) -> None:
