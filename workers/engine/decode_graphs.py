@@ -98,12 +98,8 @@ class DecodeGraphs:
         self._put(self.input_ids, ids + [0] * pad)
         self._put(self.out_cache_loc, out_loc + [SCRATCH] * pad)
         self._put(self.state_slots, slots + [SCRATCH] * pad)
-        padded_kv = torch.empty(
-            len(kv) + pad, dtype=torch.long, pin_memory=self.device.type == "cuda"
-        )
-        padded_kv[: len(kv)] = kv
-        padded_kv[len(kv) :] = SCRATCH
-        self.kv_indices[: len(padded_kv)].copy_(padded_kv, non_blocking=True)
+        self.kv_indices[: len(kv)].copy_(kv, non_blocking=True)
+        self.kv_indices[len(kv) : len(kv) + pad].fill_(SCRATCH)  # one context slot a padded row
         self._put(self.kv_indptr, indptr)
         return size, indptr
 

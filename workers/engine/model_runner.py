@@ -54,7 +54,11 @@ class ModelRunner:
             snapshots += [StateSnapshot(i, pos - c.start, slot) for pos, slot in c.snapshots]
             if c.wants_logits:
                 logit_rows.append(len(ids) - 1)
-        kv_indices = torch.from_numpy(np.concatenate(kv))
+        # joined once, into pinned memory on a GPU: the copy to the device is then asynchronous
+        kv_indices = torch.empty(
+            indptr[-1], dtype=torch.long, pin_memory=self.device.type == "cuda"
+        )
+        np.concatenate(kv, out=kv_indices.numpy())
 
         decode = all(c.is_decode for c in batch.chunks)
         if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
