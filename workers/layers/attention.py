@@ -56,13 +56,12 @@ class Attention(nn.Module):
                 )
             )
         if nd < batch.num_seqs:  # decode rows hold one token each: the rest start at row nd
-            cu_q = [c - nd for c in batch.cu_q[nd:]]
             parts.append(
                 kernels.attention_varlen(
                     q[nd:],
                     k_cache,
                     v_cache,
-                    cu_q,
+                    batch.prefill_cu_q,
                     batch.kv_indices,
                     batch.kv_indptr[nd:],
                     self.scale,

@@ -19,7 +19,7 @@ from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelL
 from hybridserve.workers.layers.norm import GatedRMSNorm
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
 from hybridserve.workers.models.config import MAMBA, ModelConfig
-from hybridserve.workers.models.forward_batch import ForwardBatch, device_tensor
+from hybridserve.workers.models.forward_batch import ForwardBatch
 
 
 class Conv1dWeights(nn.Module):
@@ -88,7 +88,7 @@ class Mamba2Mixer(nn.Module):
         if nd:  # decode rows hold one token each, first in the batch
             parts.append(self._decode(xbc[:nd], dt[:nd], A, conv, ssm, batch.state_slots[:nd]))
         if nd < batch.num_seqs:
-            parts.append(self._extend(xbc[nd:], dt[nd:], A, conv, ssm, batch, nd))
+            parts.append(self._extend(xbc[nd:], dt[nd:], A, conv, ssm, batch))
         y = parts[0] if len(parts) == 1 else torch.cat(parts)
         y = self.norm(y.reshape(x.shape[0], self.d_inner), z)
         return self.out_proj(y)
@@ -125,14 +125,12 @@ class Mamba2Mixer(nn.Module):
         conv: torch.Tensor,
         ssm: torch.Tensor,
         batch: ForwardBatch,
-        first: int,
     ) -> torch.Tensor:
-        """Sequences `first..` of the batch (their tokens are `xbc`): chunked scan each."""
+        """The sequences after the decode rows (their tokens are `xbc`): chunked scan each."""
+        first = batch.num_decode
         slots = batch.state_slots[first:]
-        prefix_lens = batch.prefix_lens[first:]
-        cu = [c - batch.cu_q[first] for c in batch.cu_q[first:]]
-        has_prefix = device_tensor(prefix_lens, torch.long, xbc.device) > 0
-        init_conv = conv[slots] * has_prefix[:, None, None]
+        prefix_lens, cu = batch.prefix_lens[first:], batch.prefill_cu_q
+        init_conv = conv[slots] * batch.prefill_has_prefix[:, None, None]
         w = self.conv1d.weight[:, 0, :]
         act = kernels.causal_conv1d_varlen(xbc, w, self.conv1d.bias, cu, init_conv)
         xs, B, C = self._split_xbc(act)

@@ -74,6 +74,17 @@ class ForwardBatch:
     def is_decode(self) -> bool:
         return self.num_decode == self.num_seqs
 
+    @cached_property
+    def prefill_cu_q(self) -> list[int]:
+        """`cu_q` of the sequences after the decode rows, from 0 (a decode row is one token)."""
+        return [c - self.num_decode for c in self.cu_q[self.num_decode :]]
+
+    @cached_property
+    def prefill_has_prefix(self) -> torch.Tensor:
+        """[B - num_decode] bool on the device: which of those sequences resume a cached state."""
+        prefix = self.prefix_lens[self.num_decode :]
+        return device_tensor(prefix, torch.long, self.input_ids.device) > 0
+
     def decode_kv_indptr(self) -> torch.Tensor:
         """`kv_indptr` of the decode rows on the device, for the paged decode kernel."""
         if self.kv_indptr_device is None:
