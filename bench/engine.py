@@ -238,16 +238,28 @@ def print_tables(
             f"{100 * floor / r.step_s:.1f}% | {base_tps} | {speedup} |"
         )
     print("\n## prefill (1 request, first token included)")
+    base = {args.input_len: baseline[1][1]} if 1 in baseline else {}
+    print_prefill_table(config, prefill_s, bandwidth, flop_rate, wbytes, base)
+
+
+def print_prefill_table(
+    config: ModelConfig,
+    prefill_s: dict[int, float],  # prompt length -> seconds
+    bandwidth: float,
+    flop_rate: float,
+    wbytes: int,
+    baseline_s: dict[int, float],  # prompt length -> transformers' seconds, where run
+) -> None:
     print("| tokens | s | tok/s | roofline s | % roofline | % of matmul rate | transformers s |")
     print("|---|---|---|---|---|---|---|")
     for length, secs in prefill_s.items():
         cost = step_cost(config, 1, length, length, wbytes)
         floor = cost.seconds(bandwidth, flop_rate)
-        base = baseline.get(1) if length == args.input_len else None
+        base = baseline_s.get(length)
         print(
             f"| {length} | {secs:.3f} | {length / secs:.0f} | {floor:.4f} | "
             f"{100 * floor / secs:.1f}% | {100 * cost.flops / flop_rate / secs:.1f}% | "
-            f"{f'{base[1]:.3f}' if base else '-'} |"
+            f"{'-' if base is None else f'{base:.3f}'} |"
         )
 
 

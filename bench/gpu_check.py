@@ -49,15 +49,8 @@ def engine_table(args: argparse.Namespace, bandwidth: float) -> None:
             f"{floor * 1e3:.2f} | {100 * floor / r.step_s:.1f}% |",
             flush=True,
         )
-    print("\n| prefill tokens | s | roofline s | % roofline | % of matmul rate |")
-    print("|---|---|---|---|---|")
-    for length, secs in prefill_s.items():
-        cost = engine_bench.step_cost(config, 1, length, length, 2)
-        floor_s = cost.seconds(bandwidth, flop_rate)
-        print(
-            f"| {length} | {secs:.3f} | {floor_s:.4f} | {100 * floor_s / secs:.1f}% | "
-            f"{100 * cost.flops / flop_rate / secs:.1f}% |"
-        )
+    print()
+    engine_bench.print_prefill_table(config, prefill_s, bandwidth, flop_rate, 2, {})
     llm.shutdown()
 
 
