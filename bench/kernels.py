@@ -1,4 +1,5 @@
-"""Every Triton kernel against its torch reference at Nemotron 3 Nano shapes: error and time.
+"""Every kernel against its torch reference at Nemotron 3 Nano shapes: error and time (the
+prefill kernels' cases are in bench/prefill_kernels.py).
 
     python3 bench/kernels.py [--reps 50] [--no-sweep]
 
@@ -16,13 +17,27 @@ from functools import partial
 
 import torch
 
+from bench.kernel_shapes import (
+    BF16,
+    CONV_DIM,
+    CONV_K,
+    D_INNER,
+    EXPERTS,
+    GROUP,
+    HEAD_DIM,
+    HIDDEN,
+    HKV,
+    HQ,
+    INTER,
+    MAMBA_HEADS,
+    MAMBA_P,
+    SSM_N,
+    TOP_K,
+    mamba_inputs,
+)  # fmt: skip
 from bench.kernel_timing import Row, copy_bandwidth, errors, graph_us, poison, print_table, row
+from bench.prefill_kernels import bench_conv_prefill, bench_prefill_attention, bench_ssd_prefill
 from hybridserve.kernels import ref
-
-HIDDEN, D_INNER, GROUP, CONV_DIM, CONV_K = 2688, 4096, 512, 6144, 4
-HQ, HKV, HEAD_DIM = 32, 2, 128
-EXPERTS, INTER, TOP_K = 128, 1856, 6
-BF16 = torch.bfloat16
 
 
 def _ref_conv1d_update_slots(
@@ -146,22 +161,6 @@ def bench_attention(reps: int) -> list[Row]:
     return rows
 
 
-MAMBA_HEADS, MAMBA_P, SSM_N, N_GROUPS = 64, 64, 128, 8
-
-
-def mamba_inputs(rows: int, dt_scale: float) -> tuple[torch.Tensor, ...]:
-    """(x, dt, A, B, C, D) of `rows` tokens, x/B/C as strided views of one conv output like the
-    layer's."""
-    gn = N_GROUPS * SSM_N
-    act = torch.randn(rows, D_INNER + 2 * gn, device="cuda", dtype=BF16)
-    x = act[:, :D_INNER].view(rows, MAMBA_HEADS, MAMBA_P)
-    B = act[:, D_INNER : D_INNER + gn].view(rows, N_GROUPS, SSM_N)
-    C = act[:, D_INNER + gn :].view(rows, N_GROUPS, SSM_N)
-    dt = torch.rand(rows, MAMBA_HEADS, device="cuda") * dt_scale
-    A, D = -torch.rand(MAMBA_HEADS, device="cuda") * 4, torch.randn(MAMBA_HEADS, device="cuda")
-    return x, dt, A, B, C, D
-
-
 def _ref_ssu_slots(cache: torch.Tensor, slots: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
     state = cache[slots]
     y = ref.selective_state_update(state, *args)
@@ -193,105 +192,6 @@ def bench_mamba_decode(reps: int) -> list[Row]:
                 reps,
             )
         )
-    return rows
-
-
-def bench_conv_prefill(reps: int) -> list[Row]:
-    from hybridserve import kernels
-
-    rows = []
-    w = torch.randn(CONV_DIM, CONV_K, device="cuda", dtype=BF16)
-    b = torch.randn(CONV_DIM, device="cuda", dtype=BF16)
-    for lengths in ([8192], [1024] * 8, [1, 700, 3]):
-        cu = [0]
-        for n in lengths:
-            cu.append(cu[-1] + n)
-        x = torch.randn(cu[-1], CONV_DIM, device="cuda", dtype=BF16)
-        init = torch.randn(len(lengths), CONV_DIM, CONV_K - 1, device="cuda", dtype=BF16)
-        args = (x, w, b, cu, init)
-        want = ref.causal_conv1d_varlen(*args)
-        poison()
-        rows.append(
-            row(
-                "causal_conv1d_varlen",
-                f"lens={lengths[0]}x{len(lengths)} C={CONV_DIM}"
-                if len(set(lengths)) == 1
-                else f"lens={lengths} C={CONV_DIM}",
-                kernels.causal_conv1d_varlen(*args),
-                want,
-                1e-2,
-                partial(ref.causal_conv1d_varlen, *args),
-                partial(kernels.causal_conv1d_varlen, *args),
-                2 * x.numel() * 2,
-                reps,
-                ref_graph=False,
-            )
-        )
-    return rows
-
-
-def bench_ssd_prefill(reps: int) -> list[Row]:
-    """mamba-ssm's chunk scan (one sequence, optional initial state) against the reference."""
-    from hybridserve import kernels
-
-    rows = []
-    for length, with_state in ((8192, False), (1000, True)):
-        x, dt, A, B, C, D = mamba_inputs(length, dt_scale=0.1)
-        init = torch.randn(MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda") if with_state else None
-        args = (x, dt, A, B, C, D, 128, init)
-        want_y, want_state = ref.ssd_scan(*args)
-        poison()
-        y, state = kernels.ssd_scan(*args)
-        _, state_rel = errors(state, want_state)
-        print(f"  ssd_scan L={length}: final state rel err {state_rel:.1e}", flush=True)
-        checked = y if state_rel < 1e-2 else torch.full_like(y, float("nan"))  # a bad state fails
-        rows.append(
-            row(
-                "ssd_scan (mamba-ssm)",
-                f"L={length} H={MAMBA_HEADS} P={MAMBA_P} N={SSM_N}"
-                + (" +state" if init is not None else ""),
-                checked,
-                want_y,
-                1e-2,
-                partial(ref.ssd_scan, *args),
-                partial(kernels.ssd_scan, *args),
-                length * (D_INNER + 2 * N_GROUPS * SSM_N) * 2 + x.numel() * 2,  # in + y
-                reps,
-                ref_graph=False,
-            )
-        )
-    return rows
-
-
-def bench_prefill_attention(reps: int) -> list[Row]:
-    from hybridserve import kernels
-
-    rows = []
-    for lq, lk in ((8192, 8192), (1000, 4000)):
-        k_cache, v_cache = torch.randn(2, lk + 64, HKV, HEAD_DIM, device="cuda", dtype=BF16)
-        kv_indices = torch.randperm(lk + 64, device="cuda")[:lk]
-        q = torch.randn(lq, HQ, HEAD_DIM, device="cuda", dtype=BF16)
-        args = (q, k_cache, v_cache, [0, lq], kv_indices, [0, lk], HEAD_DIM**-0.5)
-        want = ref.attention_varlen(*args)
-        poison()
-        tri_fn = partial(kernels.attention_varlen, *args)
-        rows.append(
-            row(
-                "attention_varlen (SDPA)",
-                f"q={lq} kv={lk} {HQ}/{HKV}x{HEAD_DIM}",
-                tri_fn(),
-                want,
-                1e-2,
-                partial(ref.attention_varlen, *args),
-                tri_fn,
-                (2 * q.numel() + 2 * lk * HKV * HEAD_DIM) * 2,
-                reps,
-                ref_graph=False,
-            )
-        )
-        flops = 4 * HQ * HEAD_DIM * lq * (lk - lq / 2)
-        us = rows[-1].triton_graph_us
-        print(f"  attention_varlen q={lq} kv={lk}: {flops / us / 1e6:.0f} TFLOP/s", flush=True)
     return rows
 
 
