@@ -20,6 +20,7 @@ __all__ = [
     "rms_norm",
     "selective_state_update_slots",
     "ssd_scan",
+    "ssd_scan_varlen",
 ]
 
 # Each entry point has the signature of its reference and picks Triton for CUDA tensors; the
@@ -206,3 +207,25 @@ def ssd_scan(
     from hybridserve.kernels import ssd
 
     return ssd.ssd_scan(x, dt, A, B, C, D, chunk_size, initial_state)
+
+
+def ssd_scan_varlen(
+    x: torch.Tensor,  # [L, H, P] the sequences packed
+    dt: torch.Tensor,  # [L, H] fp32, after softplus
+    A: torch.Tensor,  # [H] fp32
+    B: torch.Tensor,  # [L, G, N]
+    C: torch.Tensor,  # [L, G, N]
+    D: torch.Tensor,  # [H]
+    chunk_size: int,
+    cu_seqlens: list[int],
+    initial_states: list[torch.Tensor | None],  # [H, P, N] a sequence, None: zeros
+    points: list[tuple[int, int]],  # (sequence, tokens into it, >= 1)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed sequences' chunked scan: (y [L, H, P], the fp32 state after each point). On CUDA
+    the sequences without an initial state run in one packed pass; the reference on CPU."""
+    args = (x, dt, A, B, C, D, chunk_size, cu_seqlens, initial_states, points)
+    if not x.is_cuda:
+        return ref.ssd_scan_varlen(*args)
+    from hybridserve.kernels import ssd
+
+    return ssd.ssd_scan_varlen(*args)

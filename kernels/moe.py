@@ -4,34 +4,21 @@ kernels/ref/moe.py `moe_experts`."""
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
 import triton
 import triton.language as tl
 
-
-class MoEBlockConfig(NamedTuple):
-    block_m: int
-    block_n: int
-    block_k: int
-    num_warps: int
-    num_stages: int
-    group_m: int = 8  # row blocks that sweep the columns together (their rows stay in L2)
+from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
 
-def moe_block_config(num_tokens: int, top_k: int, num_experts: int) -> MoEBlockConfig:
-    """Tile shapes by the mean rows per expert (Nemotron 3 Nano: hidden 2688, I 1856, 128 x 6)."""
-    per_expert = num_tokens * top_k / max(1, num_experts)
-    if per_expert <= 2:
-        return MoEBlockConfig(16, 64, 128, 4, 4)
-    if per_expert <= 16:
-        return MoEBlockConfig(16, 128, 128, 4, 3)
-    if per_expert <= 48:
-        return MoEBlockConfig(32, 128, 64, 4, 4)
-    if per_expert < 64:
-        return MoEBlockConfig(64, 128, 64, 4, 4)
-    return MoEBlockConfig(128, 256, 64, 8, 3)  # T >= ~1400 (H200 sweep: T=2048 and 8192)
+@functools.cache
+def _shared_memory(device: torch.device) -> int:
+    """The per-block shared memory Triton may use on `device` (the bound it checks at launch)."""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return triton.runtime.driver.active.utils.get_device_properties(index)["max_shared_mem"]
 
 
 class ExpertAlignment(NamedTuple):
@@ -220,7 +207,7 @@ def moe_experts(
     if T == 0:
         return out
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
-    cfg = config or moe_block_config(T, k, E)
+    cfg = config or moe_block_config(T, k, E, x.element_size(), _shared_memory(x.device))
     align = align_by_expert(topk_ids, E, first_expert, cfg.block_m)
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()

@@ -1,11 +1,26 @@
-"""Mamba-2 chunked scan (SSD) for prefill on GPU: mamba-ssm's Triton `mamba_chunk_scan_combined`,
-one sequence a call, since its varlen mode (seq_idx) takes no per-sequence initial states, which a
-cached prefix needs. Oracle: kernels/ref/ssd.py `ssd_scan`."""
+"""Mamba-2 chunked scan (SSD) for prefill on GPU, from mamba-ssm's Triton kernels.
+
+Sequences that start from zero run packed, in one pass over the batch (`seq_idx` resets the state
+between them), and their states at any point come from `chunk_state_varlen` over the chunk-boundary
+states. That pass takes no per-sequence initial state, so sequences that continue a cached state
+run one call a segment (mamba-ssm's `mamba_chunk_scan_combined`). Oracle: kernels/ref/ssd.py."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from mamba_ssm.ops.triton.ssd_bmm import _bmm_chunk_fwd
+from mamba_ssm.ops.triton.ssd_chunk_scan import _chunk_scan_fwd
+from mamba_ssm.ops.triton.ssd_chunk_state import (
+    _chunk_cumsum_fwd,
+    _chunk_state_fwd,
+    chunk_state_varlen,
+)
 from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined
+from mamba_ssm.ops.triton.ssd_state_passing import _state_passing_fwd
+
+from hybridserve.kernels.host_copy import device_tensor
+from hybridserve.kernels.ref.ssd import scan_segments
 
 
 def ssd_scan(
@@ -25,3 +40,79 @@ def ssd_scan(
         return_final_states=True,
     )  # fmt: skip
     return y[0], final[0].float()
+
+
+def ssd_scan_varlen(
+    x: torch.Tensor,  # [L, H, P] the sequences packed
+    dt: torch.Tensor,  # [L, H] fp32, after softplus
+    A: torch.Tensor,  # [H] fp32
+    B: torch.Tensor,  # [L, G, N]
+    C: torch.Tensor,  # [L, G, N]
+    D: torch.Tensor,  # [H]
+    chunk_size: int,
+    cu_seqlens: list[int],
+    initial_states: list[torch.Tensor | None],  # [H, P, N] a sequence, None: zeros
+    points: list[tuple[int, int]],  # (sequence, tokens into it, >= 1)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Returns (y [L, H, P], the state after each point [len(points), H, P, N] fp32)."""
+    states = x.new_empty((len(points), *x.shape[1:], B.shape[-1]), dtype=torch.float32)
+    fresh = [init is None for init in initial_states]
+    if any(fresh):
+        y, chunk = _scan_packed(x, dt, A, B, C, D, chunk_size, cu_seqlens)
+        for rows in _rounds(points, fresh):
+            # (start, point) pairs, flat; the pairs in between (point, next start) are dropped
+            starts = [cu_seqlens[points[p][0]] for p in rows]
+            bounds = [b for p, s in zip(rows, starts, strict=True) for b in (s, s + points[p][1])]
+            bounds = device_tensor(bounds, torch.int32, x.device)
+            at = chunk_state_varlen(B, x, chunk.dt, chunk.dA_cumsum, bounds, chunk.states)
+            states[device_tensor(rows, torch.long, x.device)] = at[::2]
+    else:
+        y = torch.empty_like(x)
+    continuing = [seq for seq, new in enumerate(fresh) if not new]
+    args = (x, dt, A, B, C, D, chunk_size, cu_seqlens, initial_states, points)
+    scan_segments(ssd_scan, *args, continuing, y, states)
+    return y, states
+
+
+def _rounds(points: list[tuple[int, int]], fresh: list[bool]) -> list[list[int]]:
+    """The fresh sequences' points, split into rounds of at most one point a sequence, each in
+    sequence order, so a round's flat (start, point) bounds never decrease (chunk_state_varlen
+    reads every neighbouring pair, and a decreasing one would read before its buffers)."""
+    rounds: list[list[int]] = []
+    taken: dict[int, int] = {}
+    for p in sorted(range(len(points)), key=lambda p: points[p]):
+        seq = points[p][0]
+        if not fresh[seq]:
+            continue
+        r = taken[seq] = taken.get(seq, -1) + 1
+        if r == len(rounds):
+            rounds.append([])
+        rounds[r].append(p)
+    return rounds
+
+
+class _Chunks:
+    """What the packed pass leaves for reading states at any point: chunk-boundary states (fp32,
+    [chunks, H, P, N]) and the chunked dt and its cumulative log-decay ([H, chunks, chunk_size])."""
+
+    def __init__(self, states: torch.Tensor, dt: torch.Tensor, dA_cumsum: torch.Tensor) -> None:
+        self.states, self.dt, self.dA_cumsum = states, dt, dA_cumsum
+
+
+def _scan_packed(x, dt, A, B, C, D, chunk_size: int, cu_seqlens: list[int]):
+    """mamba-ssm's forward (`_mamba_chunk_scan_combined_fwd`) over all sequences, with the
+    chunk-boundary states kept in fp32 (its own pass rounds them to the activations' dtype)."""
+    lengths = np.diff(np.asarray(cu_seqlens))
+    seq_idx = np.repeat(np.arange(len(lengths)), lengths)
+    seq_idx = device_tensor(seq_idx, torch.int32, x.device)[None]
+    x4, B4, C4 = x[None], B[None], C[None]
+    dA_cumsum, dt_c = _chunk_cumsum_fwd(dt[None], A.float(), chunk_size)
+    local = _chunk_state_fwd(B4, x4, dt_c, dA_cumsum, seq_idx=seq_idx, states_in_fp32=True)
+    passed, _ = _state_passing_fwd(
+        local.flatten(-2), dA_cumsum[:, :, :, -1], seq_idx=seq_idx, chunk_size=chunk_size,
+        out_dtype=torch.float32,
+    )  # fmt: skip
+    passed = passed.view(local.shape)
+    cb = _bmm_chunk_fwd(C4, B4, chunk_size, seq_idx=seq_idx, output_dtype=torch.float32)
+    y, _ = _chunk_scan_fwd(cb, x4, dt_c, dA_cumsum, C4, passed, D=D, seq_idx=seq_idx)
+    return y[0], _Chunks(passed[0], dt_c[0], dA_cumsum[0])

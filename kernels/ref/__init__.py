@@ -2,15 +2,15 @@
 version is tested against. Inputs are flat varlen batches (no padding)."""
 
 from hybridserve.kernels.ref.attention import attention_varlen
-from hybridserve.kernels.ref.conv1d import causal_conv1d_varlen, conv1d_state_at, conv1d_update
+from hybridserve.kernels.ref.conv1d import causal_conv1d_varlen, conv1d_states_at, conv1d_update
 from hybridserve.kernels.ref.moe import gate_topk, moe_experts
 from hybridserve.kernels.ref.norm import gated_rms_norm, rms_norm
-from hybridserve.kernels.ref.ssd import selective_state_update, ssd_scan
+from hybridserve.kernels.ref.ssd import selective_state_update, ssd_scan, ssd_scan_varlen
 
 __all__ = [
     "attention_varlen",
     "causal_conv1d_varlen",
-    "conv1d_state_at",
+    "conv1d_states_at",
     "conv1d_update",
     "gate_topk",
     "gated_rms_norm",
@@ -18,4 +18,5 @@ __all__ = [
     "rms_norm",
     "selective_state_update",
     "ssd_scan",
+    "ssd_scan_varlen",
 ]

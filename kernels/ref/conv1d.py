@@ -6,8 +6,11 @@ The conv state of a sequence is its last `K-1` *inputs* (pre-activation), oldest
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from hybridserve.kernels.host_copy import device_tensor
 
 
 def causal_conv1d_varlen(
@@ -33,16 +36,26 @@ def causal_conv1d_varlen(
     return out
 
 
-def conv1d_state_at(
-    x_seq: torch.Tensor,  # [L, C] the inputs of one sequence in this chunk
-    initial_state: torch.Tensor,  # [C, K-1]
-    offset: int,
+def conv1d_states_at(
+    x: torch.Tensor,  # [T, C] the packed inputs of this chunk
+    initial_states: torch.Tensor,  # [B, C, K-1]
+    cu_seqlens: list[int],  # B+1 offsets into T
+    points: list[tuple[int, int]],  # (sequence, tokens into it)
 ) -> torch.Tensor:
-    """The conv state after the first `offset` tokens of `x_seq`: [C, K-1]."""
-    width = initial_state.shape[-1]
-    tail = x_seq[max(0, offset - width) : offset].T  # only the last K-1 inputs matter
-    hist = torch.cat([initial_state.to(x_seq.dtype), tail], dim=-1)
-    return hist[:, hist.shape[-1] - width :]
+    """The conv state after each point, [len(points), C, K-1], in one gather: the last K-1
+    inputs, reaching back into the sequence's initial state where the point is that close to
+    its start."""
+    width = initial_states.shape[-1]
+    seq = np.array([p[0] for p in points], dtype=np.int64)
+    start = np.asarray(cu_seqlens, dtype=np.int64)[seq]
+    rows = (start + np.array([p[1] for p in points], dtype=np.int64))[:, None] - width
+    rows = rows + np.arange(width)  # [P, K-1] packed rows; before `start`: the initial state
+    before = rows < start[:, None]
+    # the initial states as rows after x: sequence i's column j at T + i*(K-1) + j
+    state_rows = x.shape[0] + seq[:, None] * width + (rows - start[:, None] + width)
+    index = device_tensor(np.where(before, state_rows, rows).reshape(-1), torch.long, x.device)
+    source = torch.cat([x, initial_states.to(x.dtype).transpose(1, 2).reshape(-1, x.shape[1])])
+    return source[index].view(len(points), width, x.shape[1]).transpose(1, 2)
 
 
 def conv1d_update(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from hybridserve.kernels.host_copy import device_tensor
 from hybridserve.workers.engine.decode_graphs import DecodeGraphs
 from hybridserve.workers.engine.sampler import SampleOutput, Sampler
 from hybridserve.workers.engine.sampling_params import SamplingParams
@@ -18,7 +19,6 @@ from hybridserve.workers.models import (
     NemotronHForCausalLM,
     StateSnapshot,
 )
-from hybridserve.workers.models.forward_batch import device_tensor
 
 
 class ModelRunner:

@@ -13,6 +13,7 @@ from torch import nn
 
 from hybridserve import kernels
 from hybridserve.kernels import ref
+from hybridserve.kernels.host_copy import device_tensor
 from hybridserve.workers.distributed import ParallelContext, head_range
 from hybridserve.workers.distributed.shard import Shard
 from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
@@ -134,22 +135,19 @@ class Mamba2Mixer(nn.Module):
         w = self.conv1d.weight[:, 0, :]
         act = kernels.causal_conv1d_varlen(xbc, w, self.conv1d.bias, cu, init_conv)
         xs, B, C = self._split_xbc(act)
-        y = torch.empty_like(xs)
-        for i in range(len(prefix_lens)):
-            s, e = cu[i], cu[i + 1]
-            slot = slots[i : i + 1]  # a 1-d index: a 0-d device index would sync with the host
-            state = ssm[slot][0] if prefix_lens[i] > 0 else None
-            cuts = {snap.offset: snap.slot for snap in batch.snapshots if snap.seq == first + i}
-            start = 0
-            for end in sorted({*cuts, e - s}):
-                seg = slice(s + start, s + end)
-                y[seg], state = kernels.ssd_scan(
-                    xs[seg], dt[seg], A, B[seg], C[seg], self.D, self.chunk_size, state
-                )
-                if end in cuts:
-                    ssm[cuts[end]] = state.to(ssm.dtype)
-                    conv[cuts[end]] = ref.conv1d_state_at(xbc[s:e], init_conv[i], end)
-                start = end
-            ssm[slot] = state.to(ssm.dtype)[None]
-            conv[slot] = ref.conv1d_state_at(xbc[s:e], init_conv[i], e - s)[None]
+        n = len(prefix_lens)
+        init = [ssm[slots[i : i + 1]][0] if prefix_lens[i] > 0 else None for i in range(n)]
+        snaps = [snap for snap in batch.snapshots if snap.seq >= first]
+        # the state after each sequence's chunk, then after each snapshot point
+        points = [(i, cu[i + 1] - cu[i]) for i in range(n)]
+        points += [(snap.seq - first, snap.offset) for snap in snaps]
+        y, states = kernels.ssd_scan_varlen(
+            xs, dt, A, B, C, self.D, self.chunk_size, cu, init, points
+        )
+        targets = slots
+        if snaps:
+            snap_slots = device_tensor([snap.slot for snap in snaps], torch.long, xbc.device)
+            targets = torch.cat([slots, snap_slots])
+        ssm[targets] = states.to(ssm.dtype)
+        conv[targets] = ref.conv1d_states_at(xbc, init_conv, cu, points)
         return y

@@ -7,12 +7,7 @@ from functools import cached_property
 
 import torch
 
-
-def device_tensor(values: list[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """`values` on `device` without waiting for the work queued there: a pinned host copy sent
-    asynchronously (a plain `torch.tensor(..., device=cuda)` synchronizes the stream)."""
-    host = torch.tensor(values, dtype=dtype, pin_memory=device.type == "cuda")
-    return host.to(device, non_blocking=True)
+from hybridserve.kernels.host_copy import device_tensor
 
 
 @dataclass(frozen=True)

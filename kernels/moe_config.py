@@ -1,0 +1,41 @@
+"""Tile shapes for the fused MoE grouped GEMM (kernels/moe.py), in plain Python for CPU tests."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class MoEBlockConfig(NamedTuple):
+    block_m: int
+    block_n: int
+    block_k: int
+    num_warps: int
+    num_stages: int
+    group_m: int = 8  # row blocks that sweep the columns together (their rows stay in L2)
+
+
+def moe_block_config(
+    num_tokens: int,
+    top_k: int,
+    num_experts: int,
+    element_size: int = 2,
+    shared_memory: int = 232448,  # bytes a block (H100/H200)
+) -> MoEBlockConfig:
+    """Tile shapes by the mean rows per expert (Nemotron 3 Nano: hidden 2688, I 1856, 128 x 6),
+    with pipeline stages dropped until the tiles fit `shared_memory` bytes (fp32 halves them)."""
+    per_expert = num_tokens * top_k / max(1, num_experts)
+    if per_expert <= 2:
+        cfg = MoEBlockConfig(16, 64, 128, 4, 4)
+    elif per_expert <= 16:
+        cfg = MoEBlockConfig(16, 128, 128, 4, 3)
+    elif per_expert <= 48:
+        cfg = MoEBlockConfig(32, 128, 64, 4, 4)
+    elif per_expert < 64:
+        cfg = MoEBlockConfig(64, 128, 64, 4, 4)
+    else:
+        cfg = MoEBlockConfig(128, 256, 64, 8, 3)  # T >= ~1400 (H200 sweep: T=2048 and 8192)
+    stage_bytes = (cfg.block_m + cfg.block_n) * cfg.block_k * element_size
+    stages = cfg.num_stages
+    while stages > 1 and stages * stage_bytes > shared_memory:
+        stages -= 1
+    return cfg._replace(num_stages=stages)
