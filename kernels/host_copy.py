@@ -13,5 +13,7 @@ def device_tensor(
 ) -> torch.Tensor:
     """`values` on `device` without waiting for the work queued there: a pinned host copy sent
     asynchronously (a plain `torch.tensor(..., device=cuda)` synchronizes the stream)."""
-    host = torch.tensor(np.asarray(values), dtype=dtype, pin_memory=device.type == "cuda")
+    array = np.asarray(values)
+    host = torch.empty(array.shape, dtype=dtype, pin_memory=device.type == "cuda")
+    host.numpy()[...] = array  # (torch cannot pin a tensor built from a numpy array)
     return host.to(device, non_blocking=True)

@@ -7,6 +7,8 @@ run one call a segment (mamba-ssm's `mamba_chunk_scan_combined`). Oracle: kernel
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from mamba_ssm.ops.triton.ssd_bmm import _bmm_chunk_fwd
@@ -58,14 +60,12 @@ def ssd_scan_varlen(
     states = x.new_empty((len(points), *x.shape[1:], B.shape[-1]), dtype=torch.float32)
     fresh = [init is None for init in initial_states]
     if any(fresh):
-        y, chunk = _scan_packed(x, dt, A, B, C, D, chunk_size, cu_seqlens)
-        for rows in _rounds(points, fresh):
-            # (start, point) pairs, flat; the pairs in between (point, next start) are dropped
-            starts = [cu_seqlens[points[p][0]] for p in rows]
-            bounds = [b for p, s in zip(rows, starts, strict=True) for b in (s, s + points[p][1])]
-            bounds = device_tensor(bounds, torch.int32, x.device)
+        key = (tuple(cu_seqlens), tuple(points), tuple(fresh), x.device)
+        seq_idx, rounds = _packed_indices(*key)
+        y, chunk = _scan_packed(x, dt, A, B, C, D, chunk_size, seq_idx)
+        for bounds, rows in rounds:
             at = chunk_state_varlen(B, x, chunk.dt, chunk.dA_cumsum, bounds, chunk.states)
-            states[device_tensor(rows, torch.long, x.device)] = at[::2]
+            states[rows] = at[::2]
     else:
         y = torch.empty_like(x)
     continuing = [seq for seq, new in enumerate(fresh) if not new]
@@ -74,7 +74,30 @@ def ssd_scan_varlen(
     return y, states
 
 
-def _rounds(points: list[tuple[int, int]], fresh: list[bool]) -> list[list[int]]:
+@functools.lru_cache(maxsize=8)
+def _packed_indices(
+    cu_seqlens: tuple[int, ...],
+    points: tuple[tuple[int, int], ...],
+    fresh: tuple[bool, ...],
+    device: torch.device,
+) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The packed pass's device indices, once a batch (its Mamba layers all ask the same):
+    `seq_idx` [1, L] and, a round of points each, the flat (start, point) bounds for
+    chunk_state_varlen (the pairs in between, (point, next start), are computed and dropped)
+    and the points' rows in the output."""
+    lengths = np.diff(np.asarray(cu_seqlens))
+    seq_idx = device_tensor(np.repeat(np.arange(len(lengths)), lengths), torch.int32, device)
+    rounds = []
+    for rows in _rounds(points, fresh):
+        starts = [cu_seqlens[points[p][0]] for p in rows]
+        bounds = [b for p, s in zip(rows, starts, strict=True) for b in (s, s + points[p][1])]
+        rounds.append(
+            (device_tensor(bounds, torch.int32, device), device_tensor(rows, torch.long, device))
+        )
+    return seq_idx[None], rounds
+
+
+def _rounds(points: tuple[tuple[int, int], ...], fresh: tuple[bool, ...]) -> list[list[int]]:
     """The fresh sequences' points, split into rounds of at most one point a sequence, each in
     sequence order, so a round's flat (start, point) bounds never decrease (chunk_state_varlen
     reads every neighbouring pair, and a decreasing one would read before its buffers)."""
@@ -99,12 +122,9 @@ class _Chunks:
         self.states, self.dt, self.dA_cumsum = states, dt, dA_cumsum
 
 
-def _scan_packed(x, dt, A, B, C, D, chunk_size: int, cu_seqlens: list[int]):
+def _scan_packed(x, dt, A, B, C, D, chunk_size: int, seq_idx: torch.Tensor):
     """mamba-ssm's forward (`_mamba_chunk_scan_combined_fwd`) over all sequences, with the
     chunk-boundary states kept in fp32 (its own pass rounds them to the activations' dtype)."""
-    lengths = np.diff(np.asarray(cu_seqlens))
-    seq_idx = np.repeat(np.arange(len(lengths)), lengths)
-    seq_idx = device_tensor(seq_idx, torch.int32, x.device)[None]
     x4, B4, C4 = x[None], B[None], C[None]
     dA_cumsum, dt_c = _chunk_cumsum_fwd(dt[None], A.float(), chunk_size)
     local = _chunk_state_fwd(B4, x4, dt_c, dA_cumsum, seq_idx=seq_idx, states_in_fp32=True)

@@ -6,6 +6,8 @@ The conv state of a sequence is its last `K-1` *inputs* (pre-activation), oldest
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -46,16 +48,28 @@ def conv1d_states_at(
     inputs, reaching back into the sequence's initial state where the point is that close to
     its start."""
     width = initial_states.shape[-1]
+    index = _state_rows(tuple(cu_seqlens), tuple(points), x.shape[0], width, x.device)
+    source = torch.cat([x, initial_states.to(x.dtype).transpose(1, 2).reshape(-1, x.shape[1])])
+    return source[index].view(len(points), width, x.shape[1]).transpose(1, 2)
+
+
+@functools.lru_cache(maxsize=8)
+def _state_rows(
+    cu_seqlens: tuple[int, ...],
+    points: tuple[tuple[int, int], ...],
+    num_rows: int,
+    width: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """conv1d_states_at's gather index into [x; initial states as rows], once a batch."""
     seq = np.array([p[0] for p in points], dtype=np.int64)
     start = np.asarray(cu_seqlens, dtype=np.int64)[seq]
     rows = (start + np.array([p[1] for p in points], dtype=np.int64))[:, None] - width
     rows = rows + np.arange(width)  # [P, K-1] packed rows; before `start`: the initial state
     before = rows < start[:, None]
-    # the initial states as rows after x: sequence i's column j at T + i*(K-1) + j
-    state_rows = x.shape[0] + seq[:, None] * width + (rows - start[:, None] + width)
-    index = device_tensor(np.where(before, state_rows, rows).reshape(-1), torch.long, x.device)
-    source = torch.cat([x, initial_states.to(x.dtype).transpose(1, 2).reshape(-1, x.shape[1])])
-    return source[index].view(len(points), width, x.shape[1]).transpose(1, 2)
+    # sequence i's initial state column j is row num_rows + i*(K-1) + j
+    state_rows = num_rows + seq[:, None] * width + (rows - start[:, None] + width)
+    return device_tensor(np.where(before, state_rows, rows).reshape(-1), torch.long, device)
 
 
 def conv1d_update(

@@ -13,7 +13,6 @@ from torch import nn
 
 from hybridserve import kernels
 from hybridserve.kernels import ref
-from hybridserve.kernels.host_copy import device_tensor
 from hybridserve.workers.distributed import ParallelContext, head_range
 from hybridserve.workers.distributed.shard import Shard
 from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
@@ -137,17 +136,10 @@ class Mamba2Mixer(nn.Module):
         xs, B, C = self._split_xbc(act)
         n = len(prefix_lens)
         init = [ssm[slots[i : i + 1]][0] if prefix_lens[i] > 0 else None for i in range(n)]
-        snaps = [snap for snap in batch.snapshots if snap.seq >= first]
-        # the state after each sequence's chunk, then after each snapshot point
-        points = [(i, cu[i + 1] - cu[i]) for i in range(n)]
-        points += [(snap.seq - first, snap.offset) for snap in snaps]
+        points, targets = batch.prefill_state_points
         y, states = kernels.ssd_scan_varlen(
             xs, dt, A, B, C, self.D, self.chunk_size, cu, init, points
         )
-        targets = slots
-        if snaps:
-            snap_slots = device_tensor([snap.slot for snap in snaps], torch.long, xbc.device)
-            targets = torch.cat([slots, snap_slots])
         ssm[targets] = states.to(ssm.dtype)
         conv[targets] = ref.conv1d_states_at(xbc, init_conv, cu, points)
         return y

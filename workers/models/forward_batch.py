@@ -80,6 +80,20 @@ class ForwardBatch:
         prefix = self.prefix_lens[self.num_decode :]
         return device_tensor(prefix, torch.long, self.input_ids.device) > 0
 
+    @cached_property
+    def prefill_state_points(self) -> tuple[list[tuple[int, int]], torch.Tensor]:
+        """The Mamba states the prefill part saves: points (sequence of that part, tokens into
+        its chunk), each sequence's end and then each snapshot, and their slots on the device."""
+        first = self.num_decode
+        snaps = [snap for snap in self.snapshots if snap.seq >= first]
+        lens = self.q_lens[first:]
+        points = [(i, n) for i, n in enumerate(lens)] + [(s.seq - first, s.offset) for s in snaps]
+        slots = self.state_slots[first:]
+        if snaps:
+            extra = device_tensor([snap.slot for snap in snaps], torch.long, slots.device)
+            slots = torch.cat([slots, extra])
+        return points, slots
+
     def decode_kv_indptr(self) -> torch.Tensor:
         """`kv_indptr` of the decode rows on the device, for the paged decode kernel."""
         if self.kv_indptr_device is None:
