@@ -15,13 +15,22 @@ from hybridserve.workers.engine import LLM, Engine, SamplingParams
 from hybridserve.workers.engine.decode_graphs import SCRATCH
 
 
-def start_decoding(engine: Engine, prompts: list[list[int]], max_tokens: int) -> None:
-    """Add `prompts` and step until every one of them is past its prefill."""
-    params = SamplingParams(temperature=0.0, max_tokens=max_tokens, ignore_eos=True)
-    for p in prompts:
-        engine.add_request(p, params)
+def start_decoding(engine: Engine, prompts: list[list[int]]) -> list[str]:
+    """Add `prompts` and step until every one of them is past its prefill; returns their ids.
+
+    They may generate up to the model's length (a large batch's prefill takes many steps, and
+    the first prompts decode meanwhile): the caller ends them with `stop_all`."""
+    limit = engine.max_model_len - max(map(len, prompts))
+    params = SamplingParams(temperature=0.0, max_tokens=limit, ignore_eos=True)
+    rids = [engine.add_request(p, params) for p in prompts]
     while engine.scheduler.waiting or any(r.in_prefill for r in engine.scheduler.running):
         engine.step()
+    return rids
+
+
+def stop_all(engine: Engine, rids: list[str]) -> None:
+    for rid in rids:
+        engine.abort(rid)
 
 
 def graph_gpu_ms(llm: LLM, batch: int, vocab: int, reps: int = 20) -> float:
@@ -48,14 +57,13 @@ def profile_step(llm: LLM, prompts: list[list[int]], top: int = 12) -> str:
     """Kernel time breakdown of one eager decode step (the same kernels the graph replays)."""
     engine, graphs = llm.engine, llm.engine.runner.graphs
     engine.runner.graphs = None
-    start_decoding(engine, prompts, max_tokens=4)
+    rids = start_decoding(engine, prompts)
     engine.step()  # the first decode step
     activities = [torch.profiler.ProfilerActivity.CUDA]
     with torch.profiler.profile(activities=activities) as prof:
         engine.step()
         torch.cuda.synchronize()
-    while engine.has_work():
-        engine.step()
+    stop_all(engine, rids)
     engine.runner.graphs = graphs
     return prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=top)
 
@@ -81,15 +89,14 @@ def profile_prefill(llm: LLM, prompt: list[int], top: int = 15) -> str:
 def host_profile(llm: LLM, prompts: list[list[int]], steps: int = 10, top: int = 20) -> str:
     """Python time of `steps` decode steps (graphs as configured), by function."""
     engine = llm.engine
-    start_decoding(engine, prompts, max_tokens=steps + 4)
+    rids = start_decoding(engine, prompts)
     engine.step()
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(steps):
         engine.step()
     profiler.disable()
-    while engine.has_work():
-        engine.step()
+    stop_all(engine, rids)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from bench.engine_profile import start_decoding
+from bench.engine_profile import start_decoding, stop_all
 from hybridserve.workers.engine import LLM
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     engine = llm.engine
     gen = torch.Generator().manual_seed(0)
     prompts = torch.randint(3, 1000, (args.batch, args.context), generator=gen).tolist()
-    start_decoding(engine, prompts, max_tokens=args.steps + 10)
+    rids = start_decoding(engine, prompts)
     vocab = engine.model_config.vocab_size
     stub = torch.randn(args.batch, vocab)
     engine.runner.model = lambda batch, buffers: stub[: batch.num_seqs]
@@ -41,8 +41,13 @@ def main() -> None:
         started = time.perf_counter()
         engine.step()
         times.append(time.perf_counter() - started)
+    running = len(engine.scheduler.running)
+    stop_all(engine, rids)
     ms = statistics.median(times[5:]) * 1e3
-    print(f"batch {args.batch}, context {args.context}: {ms:.2f} ms of host time per decode step")
+    print(
+        f"batch {args.batch} ({running} still running at the end), context {args.context}: "
+        f"{ms:.2f} ms of host time per decode step"
+    )
     llm.shutdown()
 
 

@@ -1,9 +1,10 @@
 """Mamba-2 chunked scan (SSD) for prefill on GPU, from mamba-ssm's Triton kernels.
 
-Sequences that start from zero run packed, in one pass over the batch (`seq_idx` resets the state
-between them), and their states at any point come from `chunk_state_varlen` over the chunk-boundary
-states. That pass takes no per-sequence initial state, so sequences that continue a cached state
-run one call a segment (mamba-ssm's `mamba_chunk_scan_combined`). Oracle: kernels/ref/ssd.py."""
+A batch's sequences run packed, in one pass (`seq_idx` resets the state between them), and their
+states at any point come from `chunk_state_varlen` over the chunk-boundary states. That pass
+starts every sequence from zero; a sequence resuming a cached state gets its initial state's
+contribution added after (`add_initial_states`: the recurrence is linear in it), instead of a
+scan call of its own (~1 ms of host time each). Oracle: kernels/ref/ssd.py."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined
 from mamba_ssm.ops.triton.ssd_state_passing import _state_passing_fwd
 
 from hybridserve.kernels.host_copy import device_tensor
-from hybridserve.kernels.ref.ssd import scan_segments
+from hybridserve.kernels.ref.ssd import add_initial_states
 
 
 def ssd_scan(
@@ -58,19 +59,12 @@ def ssd_scan_varlen(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (y [L, H, P], the state after each point [len(points), H, P, N] fp32)."""
     states = x.new_empty((len(points), *x.shape[1:], B.shape[-1]), dtype=torch.float32)
-    fresh = [init is None for init in initial_states]
-    if any(fresh):
-        key = (tuple(cu_seqlens), tuple(points), tuple(fresh), x.device)
-        seq_idx, rounds = _packed_indices(*key)
-        y, chunk = _scan_packed(x, dt, A, B, C, D, chunk_size, seq_idx)
-        for bounds, rows in rounds:
-            at = chunk_state_varlen(B, x, chunk.dt, chunk.dA_cumsum, bounds, chunk.states)
-            states[rows] = at[::2]
-    else:
-        y = torch.empty_like(x)
-    continuing = [seq for seq, new in enumerate(fresh) if not new]
-    args = (x, dt, A, B, C, D, chunk_size, cu_seqlens, initial_states, points)
-    scan_segments(ssd_scan, *args, continuing, y, states)
+    seq_idx, rounds = _packed_indices(tuple(cu_seqlens), tuple(points), x.device)
+    y, chunk = _scan_packed(x, dt, A, B, C, D, chunk_size, seq_idx)
+    for bounds, rows in rounds:
+        at = chunk_state_varlen(B, x, chunk.dt, chunk.dA_cumsum, bounds, chunk.states)
+        states[rows] = at[::2]
+    add_initial_states(y, states, dt, A, C, cu_seqlens, initial_states, points)
     return y, states
 
 
@@ -78,7 +72,6 @@ def ssd_scan_varlen(
 def _packed_indices(
     cu_seqlens: tuple[int, ...],
     points: tuple[tuple[int, int], ...],
-    fresh: tuple[bool, ...],
     device: torch.device,
 ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
     """The packed pass's device indices, once a batch (its Mamba layers all ask the same):
@@ -88,7 +81,7 @@ def _packed_indices(
     lengths = np.diff(np.asarray(cu_seqlens))
     seq_idx = device_tensor(np.repeat(np.arange(len(lengths)), lengths), torch.int32, device)
     rounds = []
-    for rows in _rounds(points, fresh):
+    for rows in _rounds(points):
         starts = [cu_seqlens[points[p][0]] for p in rows]
         bounds = [b for p, s in zip(rows, starts, strict=True) for b in (s, s + points[p][1])]
         rounds.append(
@@ -97,16 +90,14 @@ def _packed_indices(
     return seq_idx[None], rounds
 
 
-def _rounds(points: tuple[tuple[int, int], ...], fresh: tuple[bool, ...]) -> list[list[int]]:
-    """The fresh sequences' points, split into rounds of at most one point a sequence, each in
+def _rounds(points: tuple[tuple[int, int], ...]) -> list[list[int]]:
+    """The points, split into rounds of at most one point a sequence, each in
     sequence order, so a round's flat (start, point) bounds never decrease (chunk_state_varlen
     reads every neighbouring pair, and a decreasing one would read before its buffers)."""
     rounds: list[list[int]] = []
     taken: dict[int, int] = {}
     for p in sorted(range(len(points)), key=lambda p: points[p]):
         seq = points[p][0]
-        if not fresh[seq]:
-            continue
         r = taken[seq] = taken.get(seq, -1) + 1
         if r == len(rounds):
             rounds.append([])

@@ -5,9 +5,15 @@ from hybridserve.kernels.ref.attention import attention_varlen
 from hybridserve.kernels.ref.conv1d import causal_conv1d_varlen, conv1d_states_at, conv1d_update
 from hybridserve.kernels.ref.moe import gate_topk, moe_experts
 from hybridserve.kernels.ref.norm import gated_rms_norm, rms_norm
-from hybridserve.kernels.ref.ssd import selective_state_update, ssd_scan, ssd_scan_varlen
+from hybridserve.kernels.ref.ssd import (
+    add_initial_states,
+    selective_state_update,
+    ssd_scan,
+    ssd_scan_varlen,
+)
 
 __all__ = [
+    "add_initial_states",
     "attention_varlen",
     "causal_conv1d_varlen",
     "conv1d_states_at",

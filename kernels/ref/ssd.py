@@ -126,3 +126,33 @@ def scan_segments(
                 if off == end:
                     states[p] = state
             start = end
+
+
+def add_initial_states(
+    y: torch.Tensor,  # [L, H, P] the packed scan's output from zero states, updated in place
+    states: torch.Tensor,  # [len(points), H, P, N] fp32 states at the points, updated in place
+    dt: torch.Tensor,  # [L, H] fp32, after softplus
+    A: torch.Tensor,  # [H] fp32
+    C: torch.Tensor,  # [L, G, N]
+    cu_seqlens: list[int],
+    initial_states: list[torch.Tensor | None],  # [H, P, N] a sequence, None: zeros
+    points: list[tuple[int, int]],  # (sequence, tokens into it, >= 1)
+) -> None:
+    """Turn a scan from zero states into the scan from `initial_states`: the recurrence is
+    linear, so a sequence's initial state h0 only adds its decayed image,
+        state[t] += exp(sum_{s<=t} dt[s] * A) * h0,   y[t] += C[t] . (that term).
+    This lets sequences that resume a cached state share one packed pass with the fresh ones."""
+    heads, p, n = y.shape[1], y.shape[2], C.shape[-1]
+    groups = C.shape[1]
+    for seq, h0 in enumerate(initial_states):
+        if h0 is None:
+            continue
+        s, e = cu_seqlens[seq], cu_seqlens[seq + 1]
+        decay = torch.cumsum(dt[s:e].float() * A.float(), dim=0).exp()  # [l, H]
+        h0 = h0.float()
+        grouped = h0.view(groups, heads // groups, p, n)
+        image = torch.einsum("lgn,grpn->lgrp", C[s:e].float(), grouped).reshape(e - s, heads, p)
+        y[s:e] = (y[s:e].float() + image * decay[..., None]).to(y.dtype)
+        for row, (q, offset) in enumerate(points):
+            if q == seq:
+                states[row] += decay[offset - 1, :, None, None] * h0

@@ -208,6 +208,21 @@ def test_ssd_scan_varlen_reference_is_the_whole_sequence_scan() -> None:
     assert torch.equal(kernels.ssd_scan_varlen(x, dt, A, B, C, D, 4, cu, inits, points)[1], states)
 
 
+def test_initial_states_add_to_a_scan_from_zero() -> None:
+    """The GPU path's rule, on the reference: a packed scan from zero states plus each initial
+    state's decayed image equals the scan from those states (outputs and every point's state)."""
+    lengths, continuing = [9, 1, 20, 6], [True, True, False, True]
+    x, dt, A, B, C, D = ssd_inputs(sum(lengths), 4, 8, 16, 2, "cpu")
+    x, B, C = x.float(), B.float(), C.float()
+    cu, inits, points = varlen_case(lengths, continuing, 4, 8, 16, "cpu")
+    want_y, want_states = ref.ssd_scan_varlen(x, dt, A, B, C, D, 4, cu, inits, points)
+    y, states = ref.ssd_scan_varlen(x, dt, A, B, C, D, 4, cu, [None] * len(lengths), points)
+    assert not torch.allclose(states, want_states)  # the initial states matter here
+    ref.add_initial_states(y, states, dt, A, C, cu, inits, points)
+    torch.testing.assert_close(y, want_y)
+    torch.testing.assert_close(states, want_states)
+
+
 def test_conv1d_states_at_reaches_into_the_initial_state() -> None:
     """Each point's state is the last K-1 inputs before it, the initial state filling in."""
     lengths = [5, 1, 2]
