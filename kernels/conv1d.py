@@ -8,6 +8,8 @@ import torch
 import triton
 import triton.language as tl
 
+from hybridserve.kernels.host_copy import device_offsets
+
 
 @triton.jit
 def _conv1d_update_kernel(
@@ -183,8 +185,7 @@ def causal_conv1d_varlen(
     if t == 0:
         return out
     assert x.stride(-1) == 1 and weight.stride(-1) == 1 and initial_states.stride(-1) == 1
-    pinned = torch.tensor(cu_seqlens, dtype=torch.int32, pin_memory=True)
-    cu = pinned.to(x.device, non_blocking=True)  # no stream sync
+    cu = device_offsets(tuple(cu_seqlens), x.device)
     block_t, block_c = 32, 128
     grid = (len(lengths), triton.cdiv(max(lengths), block_t), triton.cdiv(c, block_c))
     _conv1d_varlen_kernel[grid](

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,3 +18,10 @@ def device_tensor(
     host = torch.empty(array.shape, dtype=dtype, pin_memory=device.type == "cuda")
     host.numpy()[...] = array  # (torch cannot pin a tensor built from a numpy array)
     return host.to(device, non_blocking=True)
+
+
+@functools.lru_cache(maxsize=16)
+def device_offsets(offsets: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """int32 `offsets` on `device`, copied once for the batch's layers, which all pass the same
+    (a pinned buffer a layer would be allocated anew while the GPU runs behind the host)."""
+    return device_tensor(offsets, torch.int32, device)
