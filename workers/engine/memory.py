@@ -26,12 +26,21 @@ def plan_pools(
     budget: int,
     max_model_len: int,
 ) -> tuple[int, int]:
-    """Returns (KV pages, state slots) that fit `budget` bytes; explicit sizes win."""
+    """Returns (KV pages, state slots) that fit `budget` bytes; explicit sizes win.
+
+    States get up to MAX_STATE_SHARE of the budget (as many as `STATES_PER_REQUEST` a running
+    request need at most), plus whatever the KV pool could not use: more than
+    `max_running_requests` requests of `max_model_len` tokens."""
     state_bytes = max(1, shapes.state_bytes_per_slot(dtype, ssm_dtype))
     page_bytes = shapes.kv_bytes_per_slot(dtype) * cfg.page_size
     share = MAX_STATE_SHARE if page_bytes else 1.0
     want = STATES_PER_REQUEST * cfg.max_running_requests + 1
     states = cfg.num_state_slots or max(2, min(want, int(budget * share) // state_bytes))
+    kv_need = cfg.max_running_requests * -(-max_model_len // cfg.page_size) * page_bytes
+    if not cfg.num_state_slots and not cfg.num_kv_pages and page_bytes:
+        # KV beyond what every running request at full length can use goes to states instead
+        spare = budget - states * state_bytes - kv_need
+        states = max(states, min(want, states + spare // state_bytes))
     if cfg.num_kv_pages:
         pages = cfg.num_kv_pages
     elif page_bytes:
