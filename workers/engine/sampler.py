@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 import torch
 
+from hybridserve.kernels.host_copy import device_tensor
 from hybridserve.workers.engine.penalties import apply_penalties, mask_stops_before_min_tokens
 from hybridserve.workers.engine.sampling_params import SamplingParams
 
@@ -55,6 +56,22 @@ class Sampler:
         `output_ids[i]` are row i's tokens generated so far (for penalties and min_tokens);
         `seeds_step[i]` is the step index mixed into row i's seed, by default `len(output_ids[i])`.
         """
+        tokens = self.sample_tokens(logits, params, prompt_ids, output_ids, seeds_step)
+        token_ids = tokens.tolist()
+        if not any(p.logprobs for p in params):
+            return SampleOutput(token_ids, None, None)
+        return SampleOutput(token_ids, *_logprobs(logits, tokens, params))
+
+    def sample_tokens(
+        self,
+        logits: torch.Tensor,  # [B, V] fp32, not modified
+        params: Sequence[SamplingParams],
+        prompt_ids: Sequence[Sequence[int]],
+        output_ids: Sequence[Sequence[int]],
+        seeds_step: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """`sample`'s tokens as a [B] int64 tensor on the logits' device, without waiting for
+        them (the overlapped engine reads them a step later)."""
         batch = logits.shape[0]
         if logits.dim() != 2 or not len(params) == len(prompt_ids) == len(output_ids) == batch:
             raise ValueError(f"logits {tuple(logits.shape)} do not match {len(params)} rows")
@@ -62,20 +79,16 @@ class Sampler:
         if len(steps) != batch:
             raise ValueError(f"seeds_step has {len(steps)} entries for {batch} rows")
         if batch == 0:
-            return SampleOutput([], None, None)
-
+            return torch.empty(0, dtype=torch.long, device=logits.device)
         processed = apply_penalties(logits.float(), params, prompt_ids, output_ids)
         processed = mask_stops_before_min_tokens(processed, params, output_ids, self.eos_token_ids)
         greedy = [p.is_greedy for p in params]
         tokens = processed.argmax(dim=-1)  # [B]
         if not all(greedy):
             sampled = self._draw(processed, params, steps, greedy)
-            is_greedy = torch.tensor(greedy, device=logits.device)
+            is_greedy = device_tensor(greedy, torch.bool, logits.device)
             tokens = torch.where(is_greedy, tokens, sampled)
-        token_ids = tokens.tolist()
-        if not any(p.logprobs for p in params):
-            return SampleOutput(token_ids, None, None)
-        return SampleOutput(token_ids, *_logprobs(logits, tokens, params))
+        return tokens
 
     def _draw(
         self,
@@ -86,7 +99,7 @@ class Sampler:
     ) -> torch.Tensor:  # [B] int64
         device = logits.device
         temperature = [1.0 if g else p.temperature for p, g in zip(params, greedy)]
-        logits = logits / torch.tensor(temperature, device=device).unsqueeze(1)
+        logits = logits / device_tensor(temperature, torch.float32, device).unsqueeze(1)
         logits = _top_k_top_p(logits, params)
         logits = _min_p(logits, params)
         probs = logits.softmax(dim=-1)
@@ -95,7 +108,7 @@ class Sampler:
         if unseeded:
             drawn = torch.empty(len(unseeded), probs.shape[1], device=device)
             drawn.exponential_(generator=self._generator(device))
-            noise[torch.tensor(unseeded, device=device)] = drawn
+            noise[device_tensor(unseeded, torch.long, device)] = drawn
         row_generator = self._row_generator(device)
         for i, p in enumerate(params):
             if p.seed is not None and not greedy[i]:
@@ -131,9 +144,9 @@ def _top_k_top_p(logits: torch.Tensor, params: Sequence[SamplingParams]) -> torc
     # Stable descending sort: among equal logits the lower id ranks first, as in argmax.
     ordered, order = logits.sort(dim=-1, descending=True, stable=True)  # [B, V]
     rank = torch.arange(vocab, device=device).unsqueeze(0)  # [1, V]
-    top_k = torch.tensor([vocab if p.top_k == -1 else p.top_k for p in params], device=device)
+    top_k = device_tensor([vocab if p.top_k == -1 else p.top_k for p in params], torch.long, device)
     ordered = ordered.masked_fill(rank >= top_k.unsqueeze(1), float("-inf"))
-    top_p = torch.tensor([p.top_p for p in params], device=device).unsqueeze(1)  # [B, 1]
+    top_p = device_tensor([p.top_p for p in params], torch.float32, device).unsqueeze(1)  # [B, 1]
     probs = ordered.softmax(dim=-1)
     mass_before = probs.cumsum(dim=-1) - probs  # mass of the strictly better ids
     # Rows with top_p == 1 skip the test: cumsum rounding could otherwise drop tail ids.
@@ -146,7 +159,8 @@ def _min_p(logits: torch.Tensor, params: Sequence[SamplingParams]) -> torch.Tens
     """Drop ids whose probability is below min_p times the row's best probability."""
     if all(p.min_p == 0.0 for p in params):
         return logits
-    min_p = torch.tensor([p.min_p for p in params], device=logits.device).unsqueeze(1)
+    min_p = device_tensor([p.min_p for p in params], torch.float32, logits.device)
+    min_p = min_p.unsqueeze(1)
     # prob / best_prob = exp(logit - best_logit): compare in log space, no softmax needed.
     best = logits.max(dim=-1, keepdim=True).values
     return logits.masked_fill(logits - best < min_p.log(), float("-inf"))
