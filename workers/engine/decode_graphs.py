@@ -14,6 +14,8 @@ check the padding.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from hybridserve.workers.models import ForwardBatch, HybridCacheBuffers, NemotronHForCausalLM
@@ -72,9 +74,13 @@ class DecodeGraphs:
         kv: torch.Tensor,
         indptr: list[int],
         slots: list[int],
+        feed: Callable[[torch.Tensor], None] | None = None,
     ) -> torch.Tensor:
-        """Logits [len(ids), vocab] of one decode step (`indptr` offsets into `kv`)."""
+        """Logits [len(ids), vocab] of one decode step (`indptr` offsets into `kv`); `feed`
+        may then write token ids that are on the device into the input buffer."""
         size, padded_indptr = self.fill(ids, out_loc, kv, indptr, slots)
+        if feed is not None:
+            feed(self.input_ids)
         if size in self.graphs:
             self.graphs[size].replay()
             return self.logits[: len(ids)]

@@ -21,10 +21,11 @@ from hybridserve.workers.engine.engine_config import EngineConfig
 from hybridserve.workers.engine.memory import cache_budget_bytes, plan_pools
 from hybridserve.workers.engine.model_runner import ModelRunner
 from hybridserve.workers.engine.outputs import TokenDelta
+from hybridserve.workers.engine.overlap import InFlight, overlappable
 from hybridserve.workers.engine.request import FinishReason, Request
 from hybridserve.workers.engine.sampler import SampleOutput, Sampler
 from hybridserve.workers.engine.sampling_params import SamplingParams, derive_seed
-from hybridserve.workers.engine.scheduler import Scheduler
+from hybridserve.workers.engine.scheduler import ScheduledBatch, Scheduler
 from hybridserve.workers.engine.stats import EngineStats
 from hybridserve.workers.models import HybridCacheBuffers, load_model, resolve_config
 
@@ -80,12 +81,13 @@ class Engine:
             max_bs = min(cfg.cuda_graph_max_bs, cfg.max_running_requests)
             kv_slots = (pages + 1) * cfg.page_size
             graphs = DecodeGraphs(self.model, self.buffers, self.device, max_bs, kv_slots)
-        self.runner = ModelRunner(self.model, self.buffers, self.sampler, self.device, graphs)
+        self.runner = ModelRunner(self.model, self.buffers, self.device, graphs)
         self.requests: dict[str, list[Request]] = {}
         self._ids = itertools.count()
         self._arrivals = itertools.count()
         self._counters = dict(prompt=0, cached=0, computed=0, generated=0, steps=0)
         self._last_step = 0.0
+        self._inflight: InFlight | None = None  # overlap scheduling: the step not read back
 
     # -- requests ------------------------------------------------------------------------------
     def add_request(
@@ -132,15 +134,48 @@ class Engine:
         return computed
 
     def has_work(self) -> bool:
-        return bool(self.scheduler.waiting or self.scheduler.running)
+        return bool(self.scheduler.waiting or self.scheduler.running or self._inflight)
 
     # -- one step ------------------------------------------------------------------------------
     def step(self) -> list[TokenDelta]:
+        """Schedule, run and sample one step; returns the tokens it produced, or with overlap
+        scheduling (`EngineConfig.overlap_schedule`) those of the step before (overlap.py)."""
         batch = self.scheduler.schedule()
         if batch is None:
-            return []
+            return self._read_back()
+        overlap = self.cfg.overlap_schedule and overlappable(batch)
+        deltas = [] if overlap else self._read_back()
+        if deltas:  # requests that finished just now were scheduled again: drop them
+            assert not any(c.snapshots for c in batch.chunks if c.req.finished)
+            batch = ScheduledBatch([c for c in batch.chunks if not c.req.finished])
+            if not batch.chunks:
+                return deltas
         started = time.perf_counter()
-        logits = self.runner.forward(batch)
+        previous = self._inflight.tokens if self._inflight is not None else None
+        logits = self.runner.forward(batch, previous)
+        rows, row_logits = self._advance(batch)
+        args = (
+            logits[row_logits],
+            [r.params for r in rows],
+            [r.prompt_ids for r in rows],
+            [r.output_ids for r in rows],
+            [len(r.output_ids) + r.pending for r in rows],
+        )
+        if overlap:
+            launched = InFlight.launch(rows, self.sampler.sample_tokens(*args))
+            deltas = self._read_back()  # the previous step's tokens, while this one runs
+            self._inflight = launched
+        else:
+            out = self.sampler.sample(*args)
+            deltas += [self._append(req, i, out) for i, req in enumerate(rows)]
+            self._forget_finished(deltas)
+        self._counters["steps"] += 1
+        self._last_step = time.perf_counter() - started
+        return deltas
+
+    def _advance(self, batch: ScheduledBatch) -> tuple[list[Request], list[int]]:
+        """Move the batch's requests past their chunks; returns the rows to sample (a request
+        and the siblings it forks) and each one's row of the logits."""
         rows: list[Request] = []
         row_logits: list[int] = []
         logits_row = -1  # the forward returns one row per chunk that wants logits, in order
@@ -160,18 +195,24 @@ class Engine:
                 for r in (req, *self._fork_siblings(req)):
                     rows.append(r)
                     row_logits.append(logits_row)
-        out = self.runner.sample(
-            logits[row_logits],
-            [r.params for r in rows],
-            [r.prompt_ids for r in rows],
-            [r.output_ids for r in rows],
-        )
-        deltas = [self._append(req, i, out) for i, req in enumerate(rows)]
-        self._counters["steps"] += 1
-        self._last_step = time.perf_counter() - started
+        return rows, row_logits
+
+    def _read_back(self) -> list[TokenDelta]:
+        """Append the in-flight step's tokens to its requests (none: nothing to do); rows of
+        requests that finished or were aborted meanwhile are dropped."""
+        launched, self._inflight = self._inflight, None
+        if launched is None:
+            return []
+        out = SampleOutput(launched.token_ids(), None, None)
+        deltas = [
+            self._append(req, i, out) for i, req in enumerate(launched.rows) if not req.finished
+        ]
+        self._forget_finished(deltas)
+        return deltas
+
+    def _forget_finished(self, deltas: list[TokenDelta]) -> None:
         for rid in {d.rid for d in deltas if d.finish_reason is not None}:
             self._forget_if_done(rid)
-        return deltas
 
     def _fork_siblings(self, leader: Request) -> list[Request]:
         forked = []
@@ -216,7 +257,7 @@ class Engine:
         ):
             return FinishReason.STOP
         if (p.max_tokens is not None and n_out >= p.max_tokens) or (
-            req.num_tokens >= self.max_model_len
+            len(req.prompt_ids) + n_out >= self.max_model_len
         ):
             return FinishReason.LENGTH
         return None

@@ -1,4 +1,4 @@
-"""Turns a scheduled batch into the model's varlen inputs, runs the forward, samples.
+"""Turns a scheduled batch into the model's varlen inputs and runs the forward.
 
 Pure decode steps that fit a captured size replay a CUDA graph (decode_graphs.py); the rest run
 eagerly."""
@@ -10,8 +10,6 @@ import torch
 
 from hybridserve.kernels.host_copy import device_tensor
 from hybridserve.workers.engine.decode_graphs import DecodeGraphs
-from hybridserve.workers.engine.sampler import SampleOutput, Sampler
-from hybridserve.workers.engine.sampling_params import SamplingParams
 from hybridserve.workers.engine.scheduler import ScheduledBatch
 from hybridserve.workers.models import (
     ForwardBatch,
@@ -26,25 +24,33 @@ class ModelRunner:
         self,
         model: NemotronHForCausalLM,
         buffers: HybridCacheBuffers,
-        sampler: Sampler,
         device: torch.device,
         graphs: DecodeGraphs | None = None,
     ) -> None:
         self.model = model
         self.buffers = buffers
-        self.sampler = sampler
         self.device = device
         self.graphs = graphs
 
-    def forward(self, batch: ScheduledBatch) -> torch.Tensor:
-        """Logits [n, vocab] (fp32) of the chunks that end their request's input, in order."""
+    def forward(self, batch: ScheduledBatch, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [n, vocab] (fp32) of the chunks that end their request's input, in order.
+
+        `previous`: the last step's sampled tokens on the device, where a request's newest token
+        (`pending`) still is: it is fed from there, without waiting for it (overlap)."""
         ids: list[int] = []
+        fed_at: list[int] = []  # rows of `ids` fed from `previous[fed_from]`
+        fed_from: list[int] = []
         out_loc: list[int] = []
         kv: list[np.ndarray] = []
         cu, indptr, prefix, states, logit_rows = [0], [0], [], [], []
         snapshots = []
         for i, c in enumerate(batch.chunks):
-            ids += c.req.token_ids(c.start, c.end)
+            pending = c.req.pending
+            ids += c.req.token_ids(c.start, c.end - pending)
+            if pending:  # a decode row: its one token is the previous step's
+                fed_at.append(len(ids))
+                fed_from.append(c.req.pending_row)
+                ids.append(0)
             out_loc += c.slots
             kv.append(c.req.kv_indices(c.end))
             cu.append(len(ids))
@@ -61,14 +67,22 @@ class ModelRunner:
         np.concatenate(kv, out=kv_indices.numpy())
 
         decode = all(c.is_decode for c in batch.chunks)
-        if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
-            return self.graphs.run(ids, out_loc, kv_indices, indptr, states)
 
         def t(values: list[int]) -> torch.Tensor:
             return device_tensor(values, torch.long, self.device)
 
+        def feed(input_ids: torch.Tensor) -> None:
+            if fed_at:
+                assert previous is not None, "a pending token without the step that sampled it"
+                input_ids[t(fed_at)] = previous[t(fed_from)]
+
+        if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
+            return self.graphs.run(ids, out_loc, kv_indices, indptr, states, feed)
+
+        input_ids = t(ids)
+        feed(input_ids)
         fb = ForwardBatch(
-            input_ids=t(ids),
+            input_ids=input_ids,
             cu_q=cu,
             prefix_lens=prefix,
             out_cache_loc=t(out_loc),
@@ -79,12 +93,3 @@ class ModelRunner:
             logits_indices=None if decode else t(logit_rows),
         )
         return self.model(fb, self.buffers)
-
-    def sample(
-        self,
-        logits: torch.Tensor,
-        params: list[SamplingParams],
-        prompts: list[list[int]],
-        outputs: list[list[int]],
-    ) -> SampleOutput:
-        return self.sampler.sample(logits, params, prompts, outputs)

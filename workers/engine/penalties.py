@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from hybridserve.kernels.host_copy import device_tensor
 from hybridserve.workers.engine.sampling_params import SamplingParams
 
 
@@ -60,14 +61,14 @@ def apply_penalties(
 def mask_stops_before_min_tokens(
     logits: torch.Tensor,  # [B, V] fp32
     params: Sequence[SamplingParams],
-    output_ids: Sequence[Sequence[int]],
+    generated: Sequence[int],  # tokens each row has generated so far
     eos_token_ids: Sequence[int],
 ) -> torch.Tensor:
     """Set the stop ids (and EOS unless `ignore_eos`) to -inf in rows below their min_tokens."""
     rows: list[int] = []
     cols: list[int] = []
-    for row, (p, out) in enumerate(zip(params, output_ids)):
-        if len(out) >= p.min_tokens:
+    for row, (p, count) in enumerate(zip(params, generated, strict=True)):
+        if count >= p.min_tokens:
             continue
         stops = set(p.stop_token_ids) if p.ignore_eos else {*p.stop_token_ids, *eos_token_ids}
         rows += [row] * len(stops)
@@ -75,10 +76,10 @@ def mask_stops_before_min_tokens(
     if not rows:
         return logits
     logits = logits.clone()
-    index = torch.tensor([rows, cols], dtype=torch.int64, device=logits.device)
-    logits[index[0], index[1]] = float("-inf")
+    where = device_tensor([rows, cols], torch.long, logits.device)
+    logits[where[0], where[1]] = float("-inf")
     return logits
 
 
 def _column(values: list[float], device: torch.device) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32, device=device).unsqueeze(1)  # [B, 1]
+    return device_tensor(values, torch.float32, device).unsqueeze(1)  # [B, 1]

@@ -45,6 +45,10 @@ class Request:
     snapshot_at: int | None = None  # a grid point where this prefill must save a state
     kv_array: np.ndarray | None = None  # kv_slots[:kv_array_len], room to grow (kv_indices)
     kv_array_len: int = 0
+    # overlap scheduling: sampled tokens still on the device (not in output_ids yet), and the row
+    # of the last one in its step's token tensor (the next step feeds it from there)
+    pending: int = 0
+    pending_row: int = -1
     # n > 1: the other samples wait here until this one's prompt is processed, then fork from it
     siblings: list[Request] = field(default_factory=list)
     # counters
@@ -88,7 +92,8 @@ class Request:
 
     @property
     def num_tokens(self) -> int:
-        return len(self.prompt_ids) + len(self.output_ids)
+        """Tokens of the sequence, counting the sampled ones not read back yet."""
+        return len(self.prompt_ids) + len(self.output_ids) + self.pending
 
     @property
     def remaining(self) -> int:

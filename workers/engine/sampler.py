@@ -49,14 +49,15 @@ class Sampler:
         params: Sequence[SamplingParams],
         prompt_ids: Sequence[Sequence[int]],
         output_ids: Sequence[Sequence[int]],
-        seeds_step: Sequence[int] | None = None,
+        generated: Sequence[int] | None = None,
     ) -> SampleOutput:
         """Sample one token for each row.
 
-        `output_ids[i]` are row i's tokens generated so far (for penalties and min_tokens);
-        `seeds_step[i]` is the step index mixed into row i's seed, by default `len(output_ids[i])`.
+        `output_ids[i]` are row i's tokens generated so far (for penalties); `generated[i]` is
+        how many there are, by default `len(output_ids[i])` (more while some are still on the
+        device): the count min_tokens checks and the step mixed into a seeded row's seed.
         """
-        tokens = self.sample_tokens(logits, params, prompt_ids, output_ids, seeds_step)
+        tokens = self.sample_tokens(logits, params, prompt_ids, output_ids, generated)
         token_ids = tokens.tolist()
         if not any(p.logprobs for p in params):
             return SampleOutput(token_ids, None, None)
@@ -68,20 +69,20 @@ class Sampler:
         params: Sequence[SamplingParams],
         prompt_ids: Sequence[Sequence[int]],
         output_ids: Sequence[Sequence[int]],
-        seeds_step: Sequence[int] | None = None,
+        generated: Sequence[int] | None = None,
     ) -> torch.Tensor:
         """`sample`'s tokens as a [B] int64 tensor on the logits' device, without waiting for
         them (the overlapped engine reads them a step later)."""
         batch = logits.shape[0]
         if logits.dim() != 2 or not len(params) == len(prompt_ids) == len(output_ids) == batch:
             raise ValueError(f"logits {tuple(logits.shape)} do not match {len(params)} rows")
-        steps = [len(out) for out in output_ids] if seeds_step is None else list(seeds_step)
+        steps = [len(out) for out in output_ids] if generated is None else list(generated)
         if len(steps) != batch:
-            raise ValueError(f"seeds_step has {len(steps)} entries for {batch} rows")
+            raise ValueError(f"generated has {len(steps)} entries for {batch} rows")
         if batch == 0:
             return torch.empty(0, dtype=torch.long, device=logits.device)
         processed = apply_penalties(logits.float(), params, prompt_ids, output_ids)
-        processed = mask_stops_before_min_tokens(processed, params, output_ids, self.eos_token_ids)
+        processed = mask_stops_before_min_tokens(processed, params, steps, self.eos_token_ids)
         greedy = [p.is_greedy for p in params]
         tokens = processed.argmax(dim=-1)  # [B]
         if not all(greedy):

@@ -75,8 +75,11 @@ class Scheduler:
         req.finish_reason = FinishReason.ABORT
 
     def finish(self, req: Request) -> None:
-        self.running.remove(req)
-        self.cache.finish(req)
+        if req in self.running:
+            self.running.remove(req)
+            self.cache.finish(req)
+        else:  # retracted while its last token was on the device (overlap): it holds nothing
+            self.waiting.remove(req)
 
     # -- building a step -----------------------------------------------------------------------
     def schedule(self) -> ScheduledBatch | None:
@@ -95,6 +98,8 @@ class Scheduler:
             chunks.append(self._chunk(req, n))
         while self.waiting and budget > 0 and len(self.running) < self.max_running:
             req = self.waiting[0]
+            if req.pending:  # retracted with a token still on the device: next step
+                break
             if not self.cache.admit(req):
                 break
             n = self._chunk_len(req, budget)

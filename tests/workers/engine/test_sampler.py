@@ -109,7 +109,7 @@ def test_min_tokens_masks_eos_and_stop_ids_until_reached() -> None:
         SamplingParams(min_tokens=2, stop_token_ids=[4], ignore_eos=True),
         SamplingParams(min_tokens=2, stop_token_ids=[4]),
     ]
-    out = mask_stops_before_min_tokens(logits, params, [[1], [], [1, 1]], eos_token_ids=[EOS])
+    out = mask_stops_before_min_tokens(logits, params, [1, 0, 2], eos_token_ids=[EOS])
     inf = float("-inf")
     assert out.tolist() == [
         [0.0, 0.0, inf, 0.0, inf, 0.0],
