@@ -4,7 +4,8 @@
         --batch 1,8,64 --input-len 1024 --output-len 32 [--baseline transformers]
 
 Runs the real `LLM` / `Engine` in this process: decode replays CUDA graphs (up to
---cuda-graph-max-bs) and, for the side-by-side, each batch is run again eagerly. Per batch size B it
+--cuda-graph-max-bs) and, for the side-by-side, each batch is run again eagerly (and with --overlap
+again with overlap scheduling). Per batch size B it
 prefills B random prompts of --input-len tokens (distinct, so no prefix-cache hits), then times
 every engine step that decodes all B sequences (host clock around `Engine.step`, which ends in a
 device-to-host copy of the sampled tokens); the median after --skip warm-up steps is the step time.
@@ -126,13 +127,20 @@ class DecodeResult:
 
 
 def run_decode(
-    llm: LLM, prompts: list[list[int]], output_len: int, skip: int, eager: bool = False
+    llm: LLM,
+    prompts: list[list[int]],
+    output_len: int,
+    skip: int,
+    eager: bool = False,
+    overlap: bool = False,
 ) -> DecodeResult:
-    """Median decode step of `prompts` run together; `eager` bypasses the CUDA graphs."""
+    """Median decode step of `prompts` run together; `eager` bypasses the CUDA graphs,
+    `overlap` turns on overlap scheduling (a step then returns the previous step's tokens)."""
     engine = llm.engine
-    graphs = engine.runner.graphs
+    graphs, cfg = engine.runner.graphs, engine.cfg
     if eager:
         engine.runner.graphs = None
+    engine.cfg = dataclasses.replace(cfg, overlap_schedule=overlap)
     params = SamplingParams(temperature=0.0, max_tokens=output_len, ignore_eos=True)
     for p in prompts:
         engine.add_request(p, params)
@@ -147,9 +155,10 @@ def run_decode(
             if prefill_s != prefill_s:  # the first pure decode step: every prompt is in
                 prefill_s = t0 - started
             times.append(dt)
-    engine.runner.graphs = graphs
+    engine.runner.graphs, engine.cfg = graphs, cfg
     kept = times[skip:] or times
     mode = "graph" if graphs is not None and not eager else "eager"
+    mode += "+overlap" if overlap else ""
     return DecodeResult(b, mode, statistics.median(kept), len(kept), prefill_s)
 
 
@@ -281,6 +290,7 @@ def main() -> None:
     ap.add_argument("--cuda-graph-max-bs", type=int, default=256, help="0: eager only")
     ap.add_argument("--mamba-ssm-dtype", default=None, help="state cache dtype (default: model's)")
     ap.add_argument("--no-eager", action="store_true", help="skip the eager run beside graphs")
+    ap.add_argument("--overlap", action="store_true", help="run each batch again, overlapped")
     ap.add_argument("--profile", action="store_true", help="print kernel times of steps")
     ap.add_argument("--host-profile", action="store_true", help="print Python time by function")
     args = ap.parse_args()
@@ -323,11 +333,13 @@ def main() -> None:
             prompt = random_prompts(1, length, config.vocab_size, gen)[0]
             print(f"kernels of one prefill of {length} tokens:\n{profile_prefill(llm, prompt)}")
     results = []
-    modes = [False] + ([True] if llm.engine.runner.graphs and not args.no_eager else [])
+    modes = [(False, False)]  # (eager, overlap)
+    modes += [(True, False)] if llm.engine.runner.graphs and not args.no_eager else []
+    modes += [(False, True)] if args.overlap else []
     for b in batches:
-        for eager in modes:
+        for eager, overlap in modes:
             prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
-            results.append(run_decode(llm, prompts, args.output_len, args.skip, eager))
+            results.append(run_decode(llm, prompts, args.output_len, args.skip, eager, overlap))
             r = results[-1]
             gpu = ""
             if r.mode == "graph":

@@ -41,6 +41,7 @@ def test_help_lists_every_subcommand_and_stays_torch_free():
         "--tool-call-parser",
         "--max-mamba-cache-size",
         "--mamba-ssm-dtype",
+        "--enable-overlap-schedule",
     ],
 )
 def test_up_has_the_sglang_named_flags(flag):
@@ -65,6 +66,14 @@ def test_max_mamba_cache_size_sets_the_state_slots():
     args = build_parser().parse_args(["up", "--max-mamba-cache-size", "7"])
     assert EngineConfig(**engine_options(args)).num_state_slots == 7
     assert engine_options(build_parser().parse_args(["up"]))["num_state_slots"] is None
+
+
+def test_enable_overlap_schedule_reaches_the_engine_config():
+    from hybridserve.workers.engine.engine_config import EngineConfig
+
+    args = build_parser().parse_args(["up", "--enable-overlap-schedule"])
+    assert EngineConfig(**engine_options(args)).overlap_schedule
+    assert not engine_options(build_parser().parse_args(["up"]))["overlap_schedule"]
 
 
 def test_chunked_prefill_size_defaults_by_device():

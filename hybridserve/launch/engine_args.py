@@ -74,13 +74,20 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="Mamba state slots (running requests + snapshots); the KV pool gets the rest of the "
-        "budget (default: 3 per running request, at most 40%% of the budget)",
+        "budget (default: 3 per running request, at most 40%% of the budget plus the KV that "
+        "max-running-requests requests of max-model-len tokens cannot use)",
     )
     g.add_argument(
         "--cuda-graph-max-bs",
         type=int,
         default=256,
         help="GPU: decode batches up to this size replay CUDA graphs (0: always eager)",
+    )
+    g.add_argument(
+        "--enable-overlap-schedule",
+        action="store_true",
+        help="launch each decode step before the previous one's tokens are read back, so the "
+        "host's scheduling hides behind the GPU (steps with logprobs or penalties still wait)",
     )
     g.add_argument("--seed", type=int, default=0, help="engine seed (unseeded sampling)")
 
@@ -104,5 +111,6 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         num_state_slots=args.max_mamba_cache_size,
         mamba_ssm_dtype=args.mamba_ssm_dtype,
         cuda_graph_max_bs=args.cuda_graph_max_bs,
+        overlap_schedule=args.enable_overlap_schedule,
         seed=args.seed,
     )

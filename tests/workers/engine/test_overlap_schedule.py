@@ -7,6 +7,7 @@ import dataclasses
 import random
 
 from hybridserve import LLM, SamplingParams
+from hybridserve.workers.engine.decode_graphs import DecodeGraphs
 from tests.workers.engine.greedy_compare import assert_same_greedy, gaps_from_top_logprobs
 
 EOS = 2  # the tiny preset's
@@ -88,6 +89,22 @@ def test_overlap_gives_the_tokens_of_the_synchronous_engine() -> None:
     _assert_matches(reference, llm.generate(prompts, params))
     assert llm.engine.stats().steps > 0
     _assert_released(llm.engine)
+
+
+def test_overlap_feeds_pending_tokens_into_the_decode_graph_buffers() -> None:
+    """Decode steps through DecodeGraphs' static buffers (captured on a GPU; the same padded
+    forward run eagerly here): pending tokens are written into its input buffer."""
+    prompts = _prompts(6, seed=3)
+    params = [SamplingParams(temperature=0, max_tokens=10, ignore_eos=True)] * 6
+    reference = LLM("tiny").generate(prompts, _with_logprobs(params))
+    llm = LLM("tiny", overlap_schedule=True)
+    engine = llm.engine
+    kv_slots = engine.buffers.kv.shape[2]
+    graphs = DecodeGraphs(engine.model, engine.buffers, engine.device, 8, kv_slots, capture=False)
+    engine.runner.graphs = graphs
+    _assert_matches(reference, llm.generate(prompts, params))
+    assert bool(graphs.input_ids[:6].ne(0).all())  # the last decode step went through them
+    _assert_released(engine)
 
 
 def test_steps_that_need_the_host_fall_back_between_overlapped_ones() -> None:
