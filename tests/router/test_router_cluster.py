@@ -40,7 +40,7 @@ def test_streams_text_and_tokens_through_the_router():
             replies, ids, text = await _collect(
                 c.stub, _request("The quick brown fox", max_tokens=8, return_text=True)
             )
-            assert len(ids) == 8 and len(replies) == 8
+            assert len(ids) == 8 and len(replies) <= 8  # a reply may carry a backlog
             assert replies[0].group in c.router.registry.groups
             assert replies[0].prompt_tokens == len(tokenizer.encode("The quick brown fox"))
             assert text == tokenizer.decode(ids)

@@ -10,7 +10,7 @@ from typing import Any
 
 from hybridserve.workers.engine.engine import Engine
 from hybridserve.workers.engine.engine_loop import EngineLoop, Sync
-from hybridserve.workers.engine.outputs import TokenDelta
+from hybridserve.workers.engine.outputs import TokenDelta, merge_deltas
 from hybridserve.workers.engine.sampling_params import SamplingParams
 
 
@@ -45,10 +45,13 @@ class AsyncEngine:
         finished: set[int] = set()
         try:
             while len(finished) < params.n:
-                delta = await deltas.get()
-                if delta.finish_reason is not None:
-                    finished.add(delta.index)
-                yield delta
+                ready = [await deltas.get()]
+                while not deltas.empty():  # behind the engine: send the backlog at once
+                    ready.append(deltas.get_nowait())
+                for delta in merge_deltas(ready):
+                    if delta.finish_reason is not None:
+                        finished.add(delta.index)
+                    yield delta
         finally:
             self._streams.pop(rid, None)
             if len(finished) < params.n:
@@ -69,12 +72,22 @@ class AsyncEngine:
         self.loop.shutdown()
 
     def _dispatch(self, deltas: list[TokenDelta]) -> None:
+        """On the engine thread: hand a step's deltas to their streams' event loops, one wake-up
+        a loop a step (a call a delta woke the loop, and took the GIL, a thousand times a step)."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Queue, TokenDelta]]] = {}
         others = []
         for delta in deltas:
             stream = self._streams.get(delta.rid)
             if stream is not None:
-                stream[0].call_soon_threadsafe(stream[1].put_nowait, delta)
+                by_loop.setdefault(stream[0], []).append((stream[1], delta))
             else:
                 others.append(delta)
+        for loop, items in by_loop.items():
+            loop.call_soon_threadsafe(_deliver, items)
         if others and self._unclaimed is not None:
             self._unclaimed(others)
+
+
+def _deliver(items: list[tuple[asyncio.Queue, TokenDelta]]) -> None:
+    for queue, delta in items:
+        queue.put_nowait(delta)

@@ -23,6 +23,25 @@ class TokenDelta:
     error: str | None = None  # set on a final delta when the worker failed the request
 
 
+def merge_deltas(deltas: list[TokenDelta]) -> list[TokenDelta]:
+    """One delta a sample for a run of deltas of one request, in order: a stream that fell
+    behind the engine sends what has piled up as one message, not one a token."""
+    merged: dict[int, TokenDelta] = {}
+    for delta in deltas:
+        into = merged.get(delta.index)
+        if into is None:
+            merged[delta.index] = TokenDelta(**{**vars(delta), "token_ids": list(delta.token_ids)})
+            continue
+        into.token_ids += delta.token_ids
+        if delta.logprobs is not None:
+            into.logprobs = (into.logprobs or []) + delta.logprobs
+            into.top_logprobs = (into.top_logprobs or []) + (delta.top_logprobs or [])
+        into.finish_reason = delta.finish_reason
+        into.computed_tokens = delta.computed_tokens
+        into.error = delta.error
+    return list(merged.values())
+
+
 @dataclass
 class CompletionOutput:
     index: int
