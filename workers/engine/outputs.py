@@ -26,6 +26,8 @@ class TokenDelta:
 def merge_deltas(deltas: list[TokenDelta]) -> list[TokenDelta]:
     """One delta a sample for a run of deltas of one request, in order: a stream that fell
     behind the engine sends what has piled up as one message, not one a token."""
+    if len(deltas) == 1:
+        return deltas
     merged: dict[int, TokenDelta] = {}
     for delta in deltas:
         into = merged.get(delta.index)
