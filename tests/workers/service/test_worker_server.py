@@ -15,6 +15,7 @@ from hybridserve.v1 import common_pb2, kv_wire, worker_pb2, worker_pb2_grpc
 from hybridserve.workers.engine import AsyncEngine, Engine, EngineConfig
 from hybridserve.workers.server import WorkerServer
 from hybridserve.workers.service import LocalEngineClient
+from tests.workers.engine.greedy_compare import assert_same_greedy
 
 PROMPT = list(range(1, 40))
 
@@ -56,6 +57,45 @@ def test_generate_streams_deltas_logprobs_and_usage():
             assert n2[-1].usage.completion_tokens == 8
 
     asyncio.run(main())
+
+
+def test_overlap_scheduled_worker_streams_the_same_tokens():
+    """`--enable-overlap-schedule` behind the gRPC server: concurrent streams give the tokens of
+    the synchronous engine (up to near-ties), and a stream the client leaves early (its request
+    aborted while a step is in flight) leaks nothing."""
+
+    async def run(logprobs: bool, **options):
+        async with _worker(**options) as (engine, _, _, stub):
+            sampling = dict(ignore_eos=True, logprobs=logprobs, top_logprobs=2 * logprobs)
+            requests = [_request(max_tokens=6 + i, **sampling) for i in range(4)]
+            for i, r in enumerate(requests):
+                r.prompt_token_ids[:] = PROMPT[i:] + [i + 3] * i  # distinct prompts
+            replies = await asyncio.gather(*(_collect(stub, r) for r in requests))
+            early = stub.Generate(_request(max_tokens=40, ignore_eos=True))
+            async for _ in early:
+                break
+            early.cancel()
+            while engine.engine.has_work():
+                await asyncio.sleep(0.01)
+            return replies, engine.engine.stats()
+
+    async def main():
+        return await run(True), await run(False, overlap_schedule=True)
+
+    (sync, _), (overlap, stats) = asyncio.run(main())
+    for (ids, _, usage), (want, gaps, want_usage) in zip(overlap, sync, strict=True):
+        assert_same_greedy(want, gaps, ids)
+        assert usage.completion_tokens == want_usage.completion_tokens == len(ids)
+    assert stats.running == 0 and stats.state_slots_used <= stats.cached_snapshots
+
+
+async def _collect(stub, request) -> tuple[list[int], list[float], common_pb2.Usage]:
+    """Token ids, the top-1 minus top-2 gap of each (when logprobs were asked), the usage."""
+    replies = [r async for r in stub.Generate(request)]
+    deltas = [d for r in replies for d in r.deltas]
+    tops = [t.entries for d in deltas for t in d.top_logprobs]
+    gaps = [e[0].logprob - e[1].logprob for e in tops]
+    return [t for d in deltas for t in d.token_ids], gaps, replies[-1].usage
 
 
 def test_health_reflection_info_load_and_snapshot():
