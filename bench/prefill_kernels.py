@@ -1,5 +1,6 @@
 """The prefill kernels against their references (bench/kernels.py's table): the varlen causal
-conv1d, mamba-ssm's chunk scan and SDPA attention over a cached prefix."""
+conv1d, mamba-ssm's chunk scan (one sequence, and a packed chunk of several) and SDPA attention
+over a cached prefix."""
 
 from __future__ import annotations
 
@@ -89,7 +90,41 @@ def bench_ssd_prefill(reps: int) -> list[Row]:
                 ref_graph=False,
             )
         )
+    rows.append(bench_ssd_packed(reps))
     return rows
+
+
+def bench_ssd_packed(reps: int, seqs: int = 8, length: int = 1024) -> Row:
+    """The packed scan of a serving chunk: `seqs` prompts of `length` tokens in one pass, two of
+    them resuming a cached state, each saving its end state and a snapshot at 768 tokens."""
+    from hybridserve import kernels
+
+    x, dt, A, B, C, D = mamba_inputs(seqs * length, dt_scale=0.1)
+    cu = [i * length for i in range(seqs + 1)]
+    inits = [
+        torch.randn(MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda") if i in (0, 5) else None
+        for i in range(seqs)
+    ]
+    points = [(i, length) for i in range(seqs)] + [(i, 768) for i in range(seqs)]
+    args = (x, dt, A, B, C, D, 128, cu, inits, points)
+    want_y, want_states = ref.ssd_scan_varlen(*args)
+    poison()
+    y, states = kernels.ssd_scan_varlen(*args)
+    _, state_rel = errors(states, want_states)
+    print(f"  ssd_scan_varlen {seqs}x{length}: states rel err {state_rel:.1e}", flush=True)
+    checked = y if state_rel < 1e-2 else torch.full_like(y, float("nan"))  # a bad state fails
+    return row(
+        "ssd_scan_varlen (packed)",
+        f"{seqs}x{length}, 2 resumed, {len(points)} states",
+        checked,
+        want_y,
+        1e-2,
+        partial(ref.ssd_scan_varlen, *args),
+        partial(kernels.ssd_scan_varlen, *args),
+        x.shape[0] * (D_INNER + 2 * N_GROUPS * SSM_N) * 2 + x.numel() * 2,  # in + y
+        reps,
+        ref_graph=False,
+    )
 
 
 def bench_prefill_attention(reps: int) -> list[Row]:
