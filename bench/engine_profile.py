@@ -33,6 +33,17 @@ def stop_all(engine: Engine, rids: list[str]) -> None:
         engine.abort(rid)
 
 
+def stub_forward(engine: Engine) -> None:
+    """Random logits instead of the model: one row a sequence that wants them."""
+    logits = torch.randn(engine.cfg.max_running_requests, engine.model_config.vocab_size)
+
+    def forward(batch, buffers):
+        rows = batch.num_seqs if batch.logits_indices is None else len(batch.logits_indices)
+        return logits[:rows]
+
+    engine.runner.model = forward
+
+
 def graph_gpu_ms(llm: LLM, batch: int, vocab: int, reps: int = 20) -> float:
     """GPU time of one replay of the decode graph serving `batch` (random tokens, so the MoE
     routes as in a real step; every row on the scratch slots, context of one token)."""

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from bench.engine_profile import start_decoding, stop_all
+from bench.engine_profile import start_decoding, stop_all, stub_forward
 from hybridserve.workers.engine import LLM
 
 
@@ -33,9 +33,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     prompts = torch.randint(3, 1000, (args.batch, args.context), generator=gen).tolist()
     rids = start_decoding(engine, prompts)
-    vocab = engine.model_config.vocab_size
-    stub = torch.randn(args.batch, vocab)
-    engine.runner.model = lambda batch, buffers: stub[: batch.num_seqs]
+    stub_forward(engine)
     times = []
     for _ in range(args.steps + 5):
         started = time.perf_counter()

@@ -17,19 +17,8 @@ import time
 
 import torch
 
-from bench.engine_profile import start_decoding, stop_all
+from bench.engine_profile import start_decoding, stop_all, stub_forward
 from hybridserve.workers.engine import AsyncEngine, Engine, EngineConfig
-
-
-def stub_forward(engine: Engine) -> None:
-    """Random logits instead of the model: one row a sequence that wants them."""
-    logits = torch.randn(engine.cfg.max_running_requests, engine.model_config.vocab_size)
-
-    def forward(batch, buffers):
-        rows = batch.num_seqs if batch.logits_indices is None else len(batch.logits_indices)
-        return logits[:rows]
-
-    engine.runner.model = forward
 
 
 def make_engine(args: argparse.Namespace) -> Engine:

@@ -222,7 +222,7 @@ def ssd_scan_varlen(
     points: list[tuple[int, int]],  # (sequence, tokens into it, >= 1)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Packed sequences' chunked scan: (y [L, H, P], the fp32 state after each point). On CUDA
-    the sequences without an initial state run in one packed pass; the reference on CPU."""
+    one packed pass of mamba-ssm's kernels (kernels/ssd.py); the reference on CPU."""
     args = (x, dt, A, B, C, D, chunk_size, cu_seqlens, initial_states, points)
     if not x.is_cuda:
         return ref.ssd_scan_varlen(*args)

@@ -7,8 +7,6 @@ Per head h with group g = h // (H/G), and dt already through softplus (+ limit c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 import torch
 
 
@@ -74,9 +72,6 @@ def selective_state_update(
     return y.to(x.dtype)
 
 
-ScanFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
-
-
 def ssd_scan_varlen(
     x: torch.Tensor,  # [L, H, P] the sequences packed
     dt: torch.Tensor,  # [L, H] fp32, after softplus
@@ -89,43 +84,23 @@ def ssd_scan_varlen(
     initial_states: list[torch.Tensor | None],  # [H, P, N] a sequence, None: zeros
     points: list[tuple[int, int]],  # (sequence, tokens into it, >= 1)
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scan packed sequences; returns (y [L, H, P], the state after each point
-    [len(points), H, P, N] fp32): a sequence's final state is the point at its length."""
+    """Scan packed sequences, one `ssd_scan` a segment between a sequence's points; returns
+    (y [L, H, P], the state after each point [len(points), H, P, N] fp32): a sequence's final
+    state is the point at its length."""
     y = torch.empty_like(x)
     states = x.new_empty((len(points), *x.shape[1:], B.shape[-1]), dtype=torch.float32)
-    args = (x, dt, A, B, C, D, chunk_size, cu_seqlens, initial_states, points)
-    scan_segments(ssd_scan, *args, range(len(cu_seqlens) - 1), y, states)
-    return y, states
-
-
-def scan_segments(
-    scan: ScanFn,
-    x: torch.Tensor,
-    dt: torch.Tensor,
-    A: torch.Tensor,
-    B: torch.Tensor,
-    C: torch.Tensor,
-    D: torch.Tensor,
-    chunk_size: int,
-    cu_seqlens: list[int],
-    initial_states: list[torch.Tensor | None],
-    points: list[tuple[int, int]],
-    sequences: Iterable[int],
-    y: torch.Tensor,
-    states: torch.Tensor,
-) -> None:
-    """Fill `y` and `states` for `sequences`, one `scan` call a segment between their points."""
-    for seq in sequences:
+    for seq, state in enumerate(initial_states):
         s, e = cu_seqlens[seq], cu_seqlens[seq + 1]
         mine = [(off, p) for p, (q, off) in enumerate(points) if q == seq]
-        start, state = 0, initial_states[seq]
+        start = 0
         for end in sorted({off for off, _ in mine} | {e - s}):
             seg = slice(s + start, s + end)
-            y[seg], state = scan(x[seg], dt[seg], A, B[seg], C[seg], D, chunk_size, state)
+            y[seg], state = ssd_scan(x[seg], dt[seg], A, B[seg], C[seg], D, chunk_size, state)
             for off, p in mine:
                 if off == end:
                     states[p] = state
             start = end
+    return y, states
 
 
 def add_initial_states(

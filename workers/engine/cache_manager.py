@@ -98,7 +98,7 @@ class CacheManager:
         own = self.kv_pool.slot_span(req.own_pages, start, num_tokens)
         if len(req.kv_slots) > req.num_processed:
             req.set_kv_slots(req.kv_slots[: req.num_processed])
-        req.kv_slots += own  # appends keep the request's tensor copy valid
+        req.kv_slots += own  # appends keep the request's array mirror valid (kv_indices)
         return own
 
     # -- snapshots and the radix cache ---------------------------------------------------------

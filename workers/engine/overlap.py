@@ -57,8 +57,6 @@ def overlappable(batch: ScheduledBatch) -> bool:
     """Whether the step's sampling can run with tokens still pending (see the module doc)."""
     for chunk in batch.chunks:
         p = chunk.req.params
-        if p.logprobs or chunk.req.siblings:
-            return False
-        if p.repetition_penalty != 1.0 or p.frequency_penalty or p.presence_penalty:
+        if p.logprobs or p.has_penalties or chunk.req.siblings:
             return False
     return True

@@ -40,10 +40,10 @@ def apply_penalties(
     a negative one multiplied. Then, on output ids only, `logit -= frequency_penalty * count +
     presence_penalty * (count > 0)`. A step whose rows all have neutral penalties costs nothing.
     """
+    if not any(p.has_penalties for p in params):
+        return logits
     repetition = any(p.repetition_penalty != 1.0 for p in params)
     additive = any(p.frequency_penalty != 0.0 or p.presence_penalty != 0.0 for p in params)
-    if not repetition and not additive:
-        return logits
     vocab, device = logits.shape[1], logits.device
     counts = token_counts(output_ids, vocab, device)  # [B, V]
     if repetition:

@@ -55,6 +55,15 @@ class SamplingParams:
     def is_greedy(self) -> bool:
         return self.temperature < GREEDY_TEMPERATURE
 
+    @property
+    def has_penalties(self) -> bool:
+        """Any of the penalties that read the tokens generated so far."""
+        return (
+            self.repetition_penalty != 1.0
+            or self.frequency_penalty != 0.0
+            or self.presence_penalty != 0.0
+        )
+
     def validate(self, vocab_size: int | None = None) -> None:
         """Raise `InvalidRequestError` naming the first bad field; `vocab_size` adds id checks."""
         _real("temperature", self.temperature)

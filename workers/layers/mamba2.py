@@ -126,7 +126,8 @@ class Mamba2Mixer(nn.Module):
         ssm: torch.Tensor,
         batch: ForwardBatch,
     ) -> torch.Tensor:
-        """The sequences after the decode rows (their tokens are `xbc`): chunked scan each."""
+        """The sequences after the decode rows (their tokens are `xbc`): one packed chunked scan,
+        saving the states at their ends and snapshot points."""
         first = batch.num_decode
         slots = batch.state_slots[first:]
         prefix_lens, cu = batch.prefix_lens[first:], batch.prefill_cu_q
