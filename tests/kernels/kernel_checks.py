@@ -1,0 +1,38 @@
+"""What the kernel tests share: the GPU marker, the error measure, poisoned memory, offsets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+BF16_REL = 1e-2  # bf16 operands: bound on the relative Frobenius error
+
+
+def gpu(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a test as needing CUDA; it skips with a reason elsewhere."""
+    cuda = torch.cuda.is_available()
+    return pytest.mark.gpu(pytest.mark.skipif(not cuda, reason="needs a CUDA device")(test))
+
+
+def rel_err(out: torch.Tensor, want: torch.Tensor) -> float:
+    assert out.shape == want.shape
+    assert torch.isfinite(out).all(), "non-finite output (unwritten or NaN)"
+    diff = (out.double() - want.double()).norm()
+    return (diff / want.double().norm().clamp_min(1e-30)).item()
+
+
+def poison() -> None:
+    """Fill freed device memory with NaN, so an output the kernel leaves unwritten shows."""
+    junk = torch.empty(64 << 20, dtype=torch.bfloat16, device="cuda")
+    junk.fill_(float("nan"))
+    del junk
+
+
+def offsets(lengths: list[int]) -> list[int]:
+    cu = [0]
+    for n in lengths:
+        cu.append(cu[-1] + n)
+    return cu
