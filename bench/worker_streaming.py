@@ -1,8 +1,9 @@
 """Host cost of streaming tokens out of a worker: the engine (tiny preset, forward stubbed with
 random logits, so only host work remains) steps `--concurrency` decoding requests, once alone and
-once behind the worker's gRPC server with a client process reading every stream, as the router
-does. The engine thread and the gRPC server share one Python process (and its GIL), so the gap
-between the two step times is what streaming costs each step. Runs on CPU.
+behind the worker's gRPC server with a client process reading every stream, as the router does:
+with the server in the engine's process (sharing its GIL), and in its own front-end process fed
+over ZMQ (the worker group's layout). The gap to the step alone is what streaming costs each
+step. Runs on CPU.
 
     python3 bench/worker_streaming.py --concurrency 512 --output-len 64
 """
@@ -81,14 +82,22 @@ def read_streams(address: str, args: argparse.Namespace, done: multiprocessing.Q
     done.put(asyncio.run(main()))
 
 
-def served(args: argparse.Namespace) -> tuple[float, float]:
-    """(engine ms a step, tokens/s) with every token streamed to a client process."""
+def served(args: argparse.Namespace, split: bool) -> tuple[float, float]:
+    """(engine ms a step, tokens/s) with every token streamed to a client process, the gRPC
+    server in this process or (`split`) in a front-end process."""
     from hybridserve.workers.server import WorkerServer
     from hybridserve.workers.service import LocalEngineClient
+    from hybridserve.workers.service.engine_bridge import EngineBridge
+    from hybridserve.workers.service.frontend import FrontendProcess
 
     async def main() -> tuple[float, float]:
-        engine = AsyncEngine(make_engine(args))
-        server = await WorkerServer(LocalEngineClient(engine)).start()
+        if split:
+            engine = EngineBridge(make_engine(args))
+            local = "127.0.0.1:0"
+            server = FrontendProcess(engine.endpoint, engine.reads.info, local, "tcp://127.0.0.1:*")
+        else:
+            engine = AsyncEngine(make_engine(args))
+            server = await WorkerServer(LocalEngineClient(engine)).start()
         done: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
         client = multiprocessing.get_context("spawn").Process(
             target=read_streams, args=(server.address, args, done)
@@ -104,7 +113,7 @@ def served(args: argparse.Namespace) -> tuple[float, float]:
         steps = engine.engine.stats().steps - (steps_before or 0)
         elapsed = time.perf_counter() - started if steps_before is not None else seconds
         client.join()
-        await server.stop()
+        await (asyncio.to_thread(server.stop) if split else server.stop())
         engine.shutdown()
         return elapsed / max(1, steps) * 1e3, tokens / seconds
 
@@ -118,12 +127,14 @@ def main() -> None:
     ap.add_argument("--output-len", type=int, default=64)
     ap.add_argument("--overlap", action="store_true", help="overlap scheduling in the engine")
     args = ap.parse_args()
-    step_alone = alone(args)
-    step_served, tokens_s = served(args)
-    print(
-        f"concurrency {args.concurrency}: engine step {step_alone:.2f} ms alone, "
-        f"{step_served:.2f} ms while streaming ({tokens_s:.0f} tokens/s to the client)"
-    )
+    print(f"concurrency {args.concurrency}: engine step {alone(args):.2f} ms alone")
+    for split in (False, True):
+        step, tokens_s = served(args, split)
+        where = "in its own process" if split else "in the engine's process"
+        print(
+            f"  gRPC server {where}: engine step {step:.2f} ms while streaming "
+            f"({tokens_s:.0f} tokens/s to the client)"
+        )
 
 
 if __name__ == "__main__":

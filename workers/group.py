@@ -8,6 +8,7 @@ from hybridserve.launch.naming), so a router with Ray discovery finds the group 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Any
 
@@ -23,6 +24,7 @@ from hybridserve.workers.engine.stats import EngineStats
 from hybridserve.workers.rank_worker import RankWorker
 
 PLACEMENT_TIMEOUT_S = 120.0
+STOP_SERVING_TIMEOUT_S = 10.0
 _names = itertools.count()
 
 
@@ -66,9 +68,9 @@ class WorkerGroup:
         with `metrics_port`, its Prometheus /metrics; returns the Worker host:port. A restart
         serves both again on the same ports."""
         self._ports = (port, metrics_port)
-        self.address = ray.get(self.actors[0].serve.remote(port))
-        if metrics_port is not None:
-            self.metrics_url = ray.get(self.actors[0].serve_metrics.remote(metrics_port))
+        rank0 = self.actors[0]
+        self.address = ray.get(rank0.serve.remote(port, metrics_port=metrics_port))
+        self.metrics_url = ray.get(rank0.metrics_url.remote())
         return self.address
 
     def healthy(self, timeout_s: float = 5.0) -> bool:
@@ -100,6 +102,11 @@ class WorkerGroup:
         remove_placement_group(self.placement)
 
     def _kill(self) -> None:
+        """Kill the ranks; a live rank 0 first stops its front-end process, so a restart can
+        serve on the same port (an orphaned front-end exits by itself, within a second)."""
+        if self.actors:
+            with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
+                ray.get(self.actors[0].stop_serving.remote(), timeout=STOP_SERVING_TIMEOUT_S)
         for actor in self.actors:
             ray.kill(actor)
         self.actors, self._runs = [], []

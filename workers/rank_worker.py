@@ -3,11 +3,10 @@
 Ray only starts, pings and kills it; per-step traffic is the leader's command broadcast over a
 gloo control group and the model's own collectives (NCCL on GPU, gloo on CPU). Rank 0 takes the
 requests: from the offline API (`submit` / `poll`) and, once `serve()` ran, from gRPC clients
-through the Worker service."""
+through the Worker service, which runs in a front-end process of its own (`EngineBridge`)."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import socket
 import threading
@@ -16,13 +15,14 @@ from collections import deque
 import torch
 
 from hybridserve.workers.distributed import ParallelContext, init_process_group
-from hybridserve.workers.engine.async_engine import AsyncEngine
 from hybridserve.workers.engine.engine import Engine
 from hybridserve.workers.engine.engine_config import EngineConfig
 from hybridserve.workers.engine.engine_loop import Command, EngineLoop
 from hybridserve.workers.engine.outputs import TokenDelta
 from hybridserve.workers.engine.sampling_params import SamplingParams
 from hybridserve.workers.engine.stats import EngineStats
+from hybridserve.workers.service.engine_bridge import EngineBridge
+from hybridserve.workers.service.frontend import FrontendProcess
 
 COLLECTIVE_TIMEOUT_S = 30.0  # a hung or dead peer fails the step after this long
 
@@ -35,9 +35,8 @@ class RankWorker:
         self._outbox: deque[TokenDelta] = deque()
         self._ready = threading.Condition()
         self.loop: EngineLoop | None = None
-        self.front: AsyncEngine | None = None  # rank 0
-        self._server_loop: asyncio.AbstractEventLoop | None = None
-        self.server: object | None = None  # rank 0's WorkerServer, once `serve()` ran
+        self.bridge: EngineBridge | None = None  # rank 0
+        self.frontend: FrontendProcess | None = None  # rank 0's Worker service, once served
 
     def rendezvous(self) -> tuple[str, str]:
         """(control, model) init methods hosted by this rank (call on rank 0)."""
@@ -69,15 +68,15 @@ class RankWorker:
         gc.collect()
         gc.freeze()
         if self.rank == 0:
-            self.front = AsyncEngine(engine, sync, unclaimed=self._collect)
-            self.loop = self.front.loop
+            self.bridge = EngineBridge(engine, self.cfg.model, sync, unclaimed=self._collect)
+            self.loop = self.bridge.loop
         else:
             self.loop = EngineLoop(engine, lambda deltas: None, sync, leader=False)
 
     def run(self) -> None:
         """The rank's step loop; returns on shutdown, raises if the group failed."""
         assert self.loop is not None
-        if self.front is not None:
+        if self.bridge is not None:
             self.loop.join()
         else:
             self.loop.run()
@@ -88,49 +87,40 @@ class RankWorker:
         return self.loop is not None and self.loop.failed is None
 
     # -- rank 0 (the group's leader) -----------------------------------------------------------
-    def serve(self, port: int = 0, kv_port: int = 0) -> str:
-        """Start the Worker gRPC service (and its KV-event publisher); returns host:port."""
-        from hybridserve.workers.server import WorkerServer
-        from hybridserve.workers.service import LocalEngineClient
-
-        host = _node_ip()
-        client = LocalEngineClient(self._front(), self.cfg.model)
-
-        async def start() -> WorkerServer:  # grpc.aio servers are made on their own loop
+    def serve(self, port: int = 0, kv_port: int = 0, metrics_port: int | None = None) -> str:
+        """Start the Worker gRPC service (its KV-event publisher and, with `metrics_port`, its
+        Prometheus /metrics; 0: a free port) in the front-end process; returns host:port."""
+        if self.frontend is None:
+            host = _node_ip()
+            metrics = f"{host}:{metrics_port}" if metrics_port is not None else None
+            bridge = self._bridge()
             kv_bind = f"tcp://{host}:{kv_port or '*'}"
-            return await WorkerServer(client, f"{host}:{port}", kv_bind).start()
-
-        self._server_loop = asyncio.new_event_loop()
-        threading.Thread(target=self._server_loop.run_forever, daemon=True).start()
-        future = asyncio.run_coroutine_threadsafe(start(), self._server_loop)
-        self.server = future.result(timeout=30)  # held: a dropped grpc.aio server stops serving
-        return self.server.address
+            address = f"{host}:{port}"
+            self.frontend = FrontendProcess(
+                bridge.endpoint, bridge.reads.info, address, kv_bind, metrics
+            )
+        return self.frontend.address
 
     def address(self) -> str:
         """The Worker gRPC host:port once `serve()` ran, else "" (asked by Ray discovery)."""
-        return getattr(self.server, "address", "")
+        return self.frontend.address if self.frontend is not None else ""
 
-    def serve_metrics(self, port: int = 0) -> str:
-        """Serve the group's Prometheus metrics over HTTP on `port` (0: a free one) after
-        `serve()`; returns the /metrics URL."""
-        from hybridserve.workers.server import WorkerServer
-
-        if not isinstance(self.server, WorkerServer):
-            raise RuntimeError("serve_metrics needs the Worker service: call serve() first")
-        return self.server.serve_metrics(f"{_node_ip()}:{port}")
+    def metrics_url(self) -> str:
+        """The group's /metrics URL if `serve()` was given a metrics port, else ""."""
+        return self.frontend.metrics_url if self.frontend is not None else ""
 
     def submit(self, prompt_ids: list[int], params: SamplingParams, rid: str) -> str:
-        return self._front().loop.command("add_request", prompt_ids, params, rid).result()
+        return self._bridge().loop.command("add_request", prompt_ids, params, rid).result()
 
     def abort(self, rid: str) -> bool:
-        return self._front().loop.command("abort", rid).result()
+        return self._bridge().loop.command("abort", rid).result()
 
     def stop(self, rid: str, index: int) -> int:
-        return self._front().loop.command("stop", rid, index).result()
+        return self._bridge().loop.command("stop", rid, index).result()
 
     def stats(self) -> EngineStats:
-        front = self._front()
-        return front.call(front.engine.stats).result()
+        bridge = self._bridge()
+        return bridge.call(bridge.engine.stats).result()
 
     def poll(self, timeout_s: float = 1.0) -> list[TokenDelta]:
         """Deltas of `submit`ted requests since the last poll (waits up to `timeout_s`)."""
@@ -140,14 +130,23 @@ class RankWorker:
             self._outbox.clear()
         return out
 
+    def stop_serving(self) -> None:
+        """Stop the front-end process (its ports are free once this returns)."""
+        if self.frontend is not None:
+            self.frontend.stop()
+            self.frontend = None
+
     def shutdown(self) -> None:
-        if self.loop is not None:
+        self.stop_serving()
+        if self.bridge is not None:
+            self.bridge.shutdown()
+        elif self.loop is not None:
             self.loop.shutdown()
 
-    def _front(self) -> AsyncEngine:
-        if self.front is None:
+    def _bridge(self) -> EngineBridge:
+        if self.bridge is None:
             raise RuntimeError("requests go to rank 0 of a set-up group")
-        return self.front
+        return self.bridge
 
     def _collect(self, deltas: list[TokenDelta]) -> None:
         with self._ready:

@@ -51,7 +51,11 @@ def test_serving_run_benchmarks_a_fresh_cluster_and_stops_it(tmp_path: Path) -> 
     report = json.loads(out.read_text())
     assert (report["summary"]["completed"], report["summary"]["failed"]) == (16, 0)
     server = report["server"]
-    assert 1 <= server["running_max"] <= 4 and server["steps"] > 0
+    assert 1 <= server["running_max"] <= 4 and server["steps"] > 0, (
+        server,
+        run.stdout[-3000:],
+        log.read_text(),
+    )
     assert server["preemptions"] == 0
     assert "Server (worker /metrics)" in run.stdout
     assert "hybridserve: stopped" in log.read_text()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
+from contextlib import aclosing
 from typing import Any
 
 from hybridserve.workers.engine.engine import Engine
 from hybridserve.workers.engine.engine_loop import EngineLoop, Sync
-from hybridserve.workers.engine.outputs import TokenDelta, merge_deltas
+from hybridserve.workers.engine.outputs import TokenDelta, stream_deltas
 from hybridserve.workers.engine.sampling_params import SamplingParams
 
 
@@ -42,20 +43,12 @@ class AsyncEngine:
         except BaseException:
             self._streams.pop(rid, None)
             raise
-        finished: set[int] = set()
-        try:
-            while len(finished) < params.n:
-                ready = [await deltas.get()]
-                while not deltas.empty():  # behind the engine: send the backlog at once
-                    ready.append(deltas.get_nowait())
-                for delta in merge_deltas(ready):
-                    if delta.finish_reason is not None:
-                        finished.add(delta.index)
+        try:  # aclosing: an early exit aborts now, not when the collector finds the stream
+            async with aclosing(stream_deltas(deltas, params.n, lambda: self.abort(rid))) as stream:
+                async for delta in stream:
                     yield delta
         finally:
             self._streams.pop(rid, None)
-            if len(finished) < params.n:
-                self.abort(rid)
 
     def abort(self, rid: str) -> Future:
         return self.loop.command("abort", rid)

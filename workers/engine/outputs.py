@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from hybridserve.workers.engine.request import FinishReason
@@ -42,6 +44,27 @@ def merge_deltas(deltas: list[TokenDelta]) -> list[TokenDelta]:
         into.computed_tokens = delta.computed_tokens
         into.error = delta.error
     return list(merged.values())
+
+
+async def stream_deltas(
+    deltas: asyncio.Queue[TokenDelta], samples: int, abort: Callable[[], object]
+) -> AsyncIterator[TokenDelta]:
+    """A request's deltas from `deltas` until each of its `samples` has finished; a backlog
+    (the stream fell behind the engine) goes out merged. Leaving early (the client is gone)
+    calls `abort`."""
+    finished: set[int] = set()
+    try:
+        while len(finished) < samples:
+            ready = [await deltas.get()]
+            while not deltas.empty():
+                ready.append(deltas.get_nowait())
+            for delta in merge_deltas(ready):
+                if delta.finish_reason is not None:
+                    finished.add(delta.index)
+                yield delta
+    finally:
+        if len(finished) < samples:
+            abort()
 
 
 @dataclass

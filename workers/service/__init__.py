@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from hybridserve.workers.service.engine_client import EngineClient, EngineInfo, LocalEngineClient
+from hybridserve.workers.service.engine_client import EngineClient, LocalEngineClient
+from hybridserve.workers.service.engine_reads import EngineInfo, EngineReads
 from hybridserve.workers.service.kv_publisher import KVEventPublisher
 from hybridserve.workers.service.kv_state import WireEventBuilder
 from hybridserve.workers.service.servicer import WorkerServicer
@@ -10,6 +11,7 @@ from hybridserve.workers.service.servicer import WorkerServicer
 __all__ = [
     "EngineClient",
     "EngineInfo",
+    "EngineReads",
     "KVEventPublisher",
     "LocalEngineClient",
     "WireEventBuilder",

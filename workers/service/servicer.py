@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import Future
 
 import grpc
 
@@ -72,9 +70,7 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
     async def Abort(
         self, request: worker_pb2.AbortRequest, context: grpc.aio.ServicerContext
     ) -> worker_pb2.AbortResponse:
-        result = self.client.abort(request.request_id)
-        found = await asyncio.wrap_future(result) if isinstance(result, Future) else True
-        return worker_pb2.AbortResponse(found=bool(found) if found is not None else True)
+        return worker_pb2.AbortResponse(found=await self.client.abort(request.request_id))
 
     async def GetLoad(
         self, request: worker_pb2.GetLoadRequest, context: grpc.aio.ServicerContext

@@ -1,16 +1,18 @@
 """Ray worker groups on CPU (gloo): tp=2 serves the same tokens as tp=1, and a dead rank makes
-the group unhealthy, fails its in-flight requests and can be restarted."""
+the group unhealthy, fails its in-flight requests (offline and gRPC) and can be restarted."""
 
 from __future__ import annotations
 
 import random
 import time
 
+import grpc
 import pytest
 import ray
 
 from hybridserve import LLM, SamplingParams
 from hybridserve.errors import InvalidRequestError, WorkerUnavailableError
+from hybridserve.v1 import common_pb2, worker_pb2, worker_pb2_grpc
 from hybridserve.workers.engine import EngineConfig
 from hybridserve.workers.group import WorkerGroup
 from tests.workers.engine.greedy_compare import assert_same_greedy, gaps_from_top_logprobs
@@ -65,6 +67,8 @@ def test_group_generates_the_tp1_tokens(cluster, checkpoint, reference, tp, ep):
 
 
 def test_dead_rank_fails_requests_and_restart_recovers(cluster):
+    """Offline requests get an error delta, gRPC streams (through the front-end process) an
+    UNAVAILABLE status; the restarted group serves both again."""
     group = WorkerGroup(EngineConfig(model="tiny", tp=2))
     probe = SamplingParams(temperature=0, max_tokens=6, ignore_eos=True)
 
@@ -78,20 +82,56 @@ def test_dead_rank_fails_requests_and_restart_recovers(cluster):
     try:
         assert group.healthy()
         before = run("before")
+        assert _grpc_tokens(group.serve(), [9, 8, 7, 6], 6) == before
+        stream = _GrpcStream(group.address, [5, 6, 7])
         group.submit([5, 6, 7], SamplingParams(max_tokens=4000, ignore_eos=True), "long")
         assert group.poll(timeout_s=30)  # it is decoding
+        assert stream.first_reply()
         ray.kill(group.actors[1])
         errors = []
         deadline = time.monotonic() + 60
         while not errors and time.monotonic() < deadline:
             errors = [d for d in group.poll(timeout_s=5) if d.error is not None]
         assert errors and errors[0].rid == "long" and errors[0].finish_reason == "abort"
+        assert stream.final_status() == grpc.StatusCode.UNAVAILABLE
         assert not group.healthy()
         group.restart()
         assert group.healthy()
         assert run("after") == before  # the restarted group serves the same model again
+        assert _grpc_tokens(group.address, [9, 8, 7, 6], 6) == before
     finally:
         group.shutdown()
+
+
+def _grpc_tokens(address: str, prompt: list[int], max_tokens: int) -> list[int]:
+    with grpc.insecure_channel(address) as channel:
+        sampling = common_pb2.SamplingParams(temperature=0, max_tokens=max_tokens, ignore_eos=True)
+        request = worker_pb2.WorkerGenerateRequest(prompt_token_ids=prompt, sampling=sampling)
+        replies = worker_pb2_grpc.WorkerStub(channel).Generate(request, timeout=60)
+        return [t for r in replies for d in r.deltas for t in d.token_ids]
+
+
+class _GrpcStream:
+    """A long greedy generation streamed from the Worker service."""
+
+    def __init__(self, address: str, prompt: list[int]) -> None:
+        self.channel = grpc.insecure_channel(address)
+        sampling = common_pb2.SamplingParams(temperature=0, max_tokens=4000, ignore_eos=True)
+        request = worker_pb2.WorkerGenerateRequest(prompt_token_ids=prompt, sampling=sampling)
+        self.replies = worker_pb2_grpc.WorkerStub(self.channel).Generate(request, timeout=120)
+
+    def first_reply(self) -> worker_pb2.WorkerGenerateResponse:
+        return next(self.replies)
+
+    def final_status(self) -> grpc.StatusCode:
+        try:
+            for _ in self.replies:
+                pass
+        except grpc.RpcError as exc:
+            return exc.code()
+        finally:
+            self.channel.close()
+        return grpc.StatusCode.OK
 
 
 def test_offline_api_reports_a_failed_group(cluster):

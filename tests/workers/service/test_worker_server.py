@@ -1,9 +1,12 @@
-"""The Worker gRPC server over an in-process tiny engine, spoken to over loopback."""
+"""The Worker gRPC server over a tiny engine, spoken to over loopback: with the engine in-process
+(LocalEngineClient) and across the process split's ZMQ sockets (EngineBridge and
+RemoteEngineClient; here in one process, the sockets and messages as in two)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 import grpc
 import pytest
@@ -15,22 +18,39 @@ from hybridserve.v1 import common_pb2, kv_wire, worker_pb2, worker_pb2_grpc
 from hybridserve.workers.engine import AsyncEngine, Engine, EngineConfig
 from hybridserve.workers.server import WorkerServer
 from hybridserve.workers.service import LocalEngineClient
+from hybridserve.workers.service.engine_bridge import EngineBridge
+from hybridserve.workers.service.remote_engine_client import RemoteEngineClient
 from tests.workers.engine.greedy_compare import assert_same_greedy
 
 PROMPT = list(range(1, 40))
 
 
+@pytest.fixture(params=["in-process", "split"])
+def worker(request):
+    """`async with worker(**engine_options) as (engine, server, channel, stub)`; `engine` has
+    `.engine` (the Engine) and `.call(fn)` (run on its thread)."""
+    return functools.partial(_worker, request.param == "split")
+
+
 @contextlib.asynccontextmanager
-async def _worker(**options):
-    engine = AsyncEngine(Engine(EngineConfig(model="tiny", cache_bytes=32 << 20, **options)))
+async def _worker(split: bool, **options):
+    inner = Engine(EngineConfig(model="tiny", cache_bytes=32 << 20, **options))
+    if split:
+        engine = EngineBridge(inner)
+        client = await RemoteEngineClient(engine.endpoint, engine.reads.info).connect()
+    else:
+        engine = AsyncEngine(inner)
+        client = LocalEngineClient(engine)
     server = None
     try:
-        server = await WorkerServer(LocalEngineClient(engine)).start()
+        server = await WorkerServer(client).start()
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield engine, server, channel, worker_pb2_grpc.WorkerStub(channel)
     finally:
         if server is not None:
             await server.stop()
+        if split:
+            client.close()
         engine.shutdown()
 
 
@@ -40,9 +60,9 @@ def _request(max_tokens: int = 4, **sampling) -> worker_pb2.WorkerGenerateReques
     return worker_pb2.WorkerGenerateRequest(prompt_token_ids=PROMPT, sampling=params)
 
 
-def test_generate_streams_deltas_logprobs_and_usage():
+def test_generate_streams_deltas_logprobs_and_usage(worker):
     async def main():
-        async with _worker() as (_, _, _, stub):
+        async with worker() as (_, _, _, stub):
             replies = [r async for r in stub.Generate(_request(logprobs=True, top_logprobs=2))]
             deltas = [d for r in replies for d in r.deltas]
             assert sum(len(d.token_ids) for d in deltas) == 4  # a reply may carry a backlog
@@ -59,13 +79,13 @@ def test_generate_streams_deltas_logprobs_and_usage():
     asyncio.run(main())
 
 
-def test_overlap_scheduled_worker_streams_the_same_tokens():
+def test_overlap_scheduled_worker_streams_the_same_tokens(worker):
     """`--enable-overlap-schedule` behind the gRPC server: concurrent streams give the tokens of
     the synchronous engine (up to near-ties), and a stream the client leaves early (its request
     aborted while a step is in flight) leaks nothing."""
 
     async def run(logprobs: bool, **options):
-        async with _worker(**options) as (engine, _, _, stub):
+        async with worker(**options) as (engine, _, _, stub):
             sampling = dict(ignore_eos=True, logprobs=logprobs, top_logprobs=2 * logprobs)
             requests = [_request(max_tokens=6 + i, **sampling) for i in range(4)]
             for i, r in enumerate(requests):
@@ -98,9 +118,9 @@ async def _collect(stub, request) -> tuple[list[int], list[float], common_pb2.Us
     return [t for d in deltas for t in d.token_ids], gaps, replies[-1].usage
 
 
-def test_health_reflection_info_load_and_snapshot():
+def test_health_reflection_info_load_and_snapshot(worker):
     async def main():
-        async with _worker() as (engine, server, channel, stub):
+        async with worker() as (engine, server, channel, stub):
             health = health_pb2_grpc.HealthStub(channel)
             reply = await health.Check(
                 health_pb2.HealthCheckRequest(service="hybridserve.v1.Worker")
@@ -138,9 +158,9 @@ def test_health_reflection_info_load_and_snapshot():
         ({"max_waiting_requests": 0}, _request(), grpc.StatusCode.RESOURCE_EXHAUSTED),
     ],
 )
-def test_typed_errors_become_statuses(options, request_, code):
+def test_typed_errors_become_statuses(worker, options, request_, code):
     async def main():
-        async with _worker(**options) as (_, _, _, stub):
+        async with worker(**options) as (_, _, _, stub):
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 _ = [r async for r in stub.Generate(request_)]
             assert info.value.code() == code and info.value.details()
@@ -148,9 +168,9 @@ def test_typed_errors_become_statuses(options, request_, code):
     asyncio.run(main())
 
 
-def test_deadline_and_cancel_abort_the_request():
+def test_deadline_and_cancel_abort_the_request(worker):
     async def main():
-        async with _worker() as (engine, _, _, stub):
+        async with worker() as (engine, _, _, stub):
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 _ = [r async for r in stub.Generate(_request(3000, ignore_eos=True), timeout=0.3)]
             assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
@@ -168,9 +188,9 @@ def test_deadline_and_cancel_abort_the_request():
     asyncio.run(main())
 
 
-def test_max_tokens_zero_generates_until_the_context_is_full():
+def test_max_tokens_zero_generates_until_the_context_is_full(worker):
     async def main():
-        async with _worker(max_model_len=64) as (_, _, _, stub):
+        async with worker(max_model_len=64) as (_, _, _, stub):
             request = _request(max_tokens=0, ignore_eos=True)
             replies = [r async for r in stub.Generate(request)]
             assert replies[-1].usage.completion_tokens == 64 - len(PROMPT)
