@@ -20,6 +20,14 @@ def device_tensor(
     return host.to(device, non_blocking=True)
 
 
+def select_rows(x: torch.Tensor, rows: list[int]) -> torch.Tensor:
+    """`x[rows]` without a sync (indexing with a list copies it from pageable memory, which
+    waits for the work queued on the device: under overlap scheduling, the step just launched)."""
+    if rows == list(range(len(rows))):  # every row in order: decode steps, most mixed ones
+        return x[: len(rows)]
+    return x[device_tensor(rows, torch.long, x.device)]
+
+
 @functools.lru_cache(maxsize=16)
 def device_offsets(offsets: tuple[int, ...], device: torch.device) -> torch.Tensor:
     """int32 `offsets` on `device`, copied once for the batch's layers, which all pass the same

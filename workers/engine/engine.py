@@ -12,6 +12,7 @@ from hybridserve.errors import (
     InvalidRequestError,
     QueueFullError,
 )
+from hybridserve.kernels.host_copy import select_rows
 from hybridserve.workers.cache import HybridRadixCache, KVPagePool, MambaStatePool
 from hybridserve.workers.cache.events import DiscardingOutbox
 from hybridserve.workers.distributed import ParallelContext
@@ -155,7 +156,7 @@ class Engine:
         logits = self.runner.forward(batch, previous)
         rows, row_logits = self._advance(batch)
         args = (
-            logits[row_logits],
+            select_rows(logits, row_logits),
             [r.params for r in rows],
             [r.prompt_ids for r in rows],
             [r.output_ids for r in rows],

@@ -6,6 +6,9 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
+import torch
+
 from hybridserve import LLM, SamplingParams
 from hybridserve.workers.engine.decode_graphs import DecodeGraphs
 from tests.workers.engine.greedy_compare import assert_same_greedy, gaps_from_top_logprobs
@@ -154,3 +157,30 @@ def test_abort_while_a_step_is_in_flight() -> None:
     assert (
         len(llm.generate([[1, 2, 3]], dataclasses.replace(params, max_tokens=4))[0].token_ids) == 4
     )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("graphs", [0, 8])
+def test_overlapped_decode_steps_never_wait_for_the_device(graphs: int) -> None:
+    """An overlapped step waits only for the step before it (an event), never for the one it
+    has just launched, or its host work is not hidden: under CUDA's sync debug mode "error" an
+    implicit synchronization raises (selecting logits rows with a Python list did one: a
+    pageable copy that waited for the queued forward)."""
+    llm = LLM("tiny", overlap_schedule=True, cuda_graph_max_bs=graphs)
+    engine = llm.engine
+    params = SamplingParams(temperature=0, max_tokens=12, ignore_eos=True)
+    for prompt in _prompts(5, seed=7):
+        engine.add_request(prompt, params)
+    for _ in range(3):  # the prefill, then decoding with a step in flight
+        engine.step()
+    assert all(not r.in_prefill for r in engine.scheduler.running)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(4):
+            engine.step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    while engine.has_work():
+        engine.step()
+    _assert_released(engine)
