@@ -9,6 +9,7 @@ from concurrent.futures import Future
 from contextlib import aclosing
 from typing import Any
 
+from hybridserve.errors import InvalidRequestError
 from hybridserve.workers.engine.engine import Engine
 from hybridserve.workers.engine.engine_loop import EngineLoop, Sync
 from hybridserve.workers.engine.outputs import TokenDelta, stream_deltas
@@ -36,6 +37,8 @@ class AsyncEngine:
     ) -> AsyncIterator[TokenDelta]:
         """Submit and stream; bad input raises here (a typed error) before the first delta.
         Leaving the iteration early (client gone) aborts the request."""
+        if rid in self._streams:  # (registering it again would cut the live stream off)
+            raise InvalidRequestError(f"request id {rid!r} is already in use")
         deltas: asyncio.Queue[TokenDelta] = asyncio.Queue()
         self._streams[rid] = (asyncio.get_running_loop(), deltas)
         try:

@@ -18,7 +18,7 @@ from typing import Any
 
 import zmq
 
-from hybridserve.errors import HybridServeError, WorkerUnavailableError
+from hybridserve.errors import HybridServeError, InvalidRequestError, WorkerUnavailableError
 from hybridserve.workers.engine import Engine, TokenDelta
 from hybridserve.workers.engine.engine_loop import EngineLoop, Sync
 from hybridserve.workers.service import ipc
@@ -87,8 +87,13 @@ class EngineBridge:
             future.add_done_callback(partial(self._reply, token, None))
             return
         (args,) = args
-        if name == "add_request":  # before the loop can step it
-            self._samples_left[args[2]] = args[1].n
+        if name == "add_request":  # registered before the loop can step it
+            rid = args[2]
+            if rid in self._samples_left:  # live: the engine would refuse it too
+                error = InvalidRequestError(f"request id {rid!r} is already in use")
+                self._send((ipc.REPLY, token, error, None))
+                return
+            self._samples_left[rid] = args[1].n
         future = self.loop.command(name, *args)
         future.add_done_callback(partial(self._reply, token, (name, args)))
 

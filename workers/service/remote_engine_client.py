@@ -13,6 +13,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from hybridserve.errors import InvalidRequestError
 from hybridserve.v1 import kv_wire as wire
 from hybridserve.workers.engine import EngineStats, SamplingParams, TokenDelta
 from hybridserve.workers.engine.outputs import stream_deltas
@@ -42,6 +43,8 @@ class RemoteEngineClient:
     ) -> AsyncIterator[TokenDelta]:
         """Submit and stream; bad input raises here (a typed error) before the first delta.
         Leaving the iteration early (client gone) aborts the request."""
+        if rid in self._streams:
+            raise InvalidRequestError(f"request id {rid!r} is already in use")
         deltas: asyncio.Queue[TokenDelta] = asyncio.Queue()
         self._streams[rid] = deltas
         try:

@@ -168,6 +168,27 @@ def test_typed_errors_become_statuses(worker, options, request_, code):
     asyncio.run(main())
 
 
+def test_a_request_id_in_use_is_refused_and_the_live_stream_carries_on(worker):
+    async def main():
+        async with worker() as (engine, _, _, stub):
+            live, again = _request(30, ignore_eos=True), _request(4, ignore_eos=True)
+            live.request_id = again.request_id = "same"
+            first = stub.Generate(live)
+            await first.read()
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                _ = [r async for r in stub.Generate(again)]
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "already in use" in info.value.details()
+            rest = [await asyncio.wait_for(first.read(), 30)]  # cut off, it would hang
+            while rest[-1] is not grpc.aio.EOF:
+                rest.append(await asyncio.wait_for(first.read(), 30))
+            assert rest[-2].usage.completion_tokens == 30
+            stats = engine.call(engine.engine.stats).result(5)
+            assert stats.running == stats.waiting == 0
+
+    asyncio.run(main())
+
+
 def test_deadline_and_cancel_abort_the_request(worker):
     async def main():
         async with worker() as (engine, _, _, stub):
