@@ -4,6 +4,7 @@ the group unhealthy, fails its in-flight requests (offline and gRPC) and can be 
 from __future__ import annotations
 
 import random
+import socket
 import time
 
 import grpc
@@ -68,7 +69,7 @@ def test_group_generates_the_tp1_tokens(cluster, checkpoint, reference, tp, ep):
 
 def test_dead_rank_fails_requests_and_restart_recovers(cluster):
     """Offline requests get an error delta, gRPC streams (through the front-end process) an
-    UNAVAILABLE status; the restarted group serves both again."""
+    UNAVAILABLE status; the restarted group serves both again, gRPC on the same port."""
     group = WorkerGroup(EngineConfig(model="tiny", tp=2))
     probe = SamplingParams(temperature=0, max_tokens=6, ignore_eos=True)
 
@@ -82,7 +83,8 @@ def test_dead_rank_fails_requests_and_restart_recovers(cluster):
     try:
         assert group.healthy()
         before = run("before")
-        assert _grpc_tokens(group.serve(), [9, 8, 7, 6], 6) == before
+        port = _free_port()  # a fixed port: the restart must serve on it again
+        assert _grpc_tokens(group.serve(port), [9, 8, 7, 6], 6) == before
         stream = _GrpcStream(group.address, [5, 6, 7])
         group.submit([5, 6, 7], SamplingParams(max_tokens=4000, ignore_eos=True), "long")
         assert group.poll(timeout_s=30)  # it is decoding
@@ -98,9 +100,16 @@ def test_dead_rank_fails_requests_and_restart_recovers(cluster):
         group.restart()
         assert group.healthy()
         assert run("after") == before  # the restarted group serves the same model again
+        assert group.address.endswith(f":{port}")
         assert _grpc_tokens(group.address, [9, 8, 7, 6], 6) == before
     finally:
         group.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
 
 
 def _grpc_tokens(address: str, prompt: list[int], max_tokens: int) -> list[int]:
