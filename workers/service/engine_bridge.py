@@ -78,7 +78,12 @@ class EngineBridge:
     def _receive(self) -> None:
         while not self._closed.is_set():
             if self._inbox.poll(POLL_MS):
-                self._handle(pickle.loads(self._inbox.recv()))
+                message = pickle.loads(self._inbox.recv())
+                try:
+                    self._handle(message)
+                except Exception as exc:  # a message this engine cannot run: answer, carry on
+                    error = WorkerUnavailableError(f"engine bridge: {exc!r}")
+                    self._send((ipc.REPLY, message[1], error, None))
 
     def _handle(self, message: tuple) -> None:
         kind, token, name, *args = message

@@ -1,6 +1,7 @@
 """The worker's front-end process, started for real from an engine's EngineBridge: it serves the
 Worker gRPC service and /metrics over the bridge, stops on request, and exits by itself when the
-engine process dies (SIGKILL, as Ray kills an actor)."""
+engine process dies (SIGKILL, as Ray kills an actor). The bridge answers a message it cannot run
+with an error and keeps serving."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ import time
 import urllib.request
 
 import grpc
+import pytest
 
+from hybridserve.errors import WorkerUnavailableError
 from hybridserve.v1 import common_pb2, worker_pb2, worker_pb2_grpc
 from hybridserve.workers.engine import Engine, EngineConfig
+from hybridserve.workers.service import ipc
 from hybridserve.workers.service.engine_bridge import EngineBridge
 from hybridserve.workers.service.frontend import FrontendProcess
+from hybridserve.workers.service.remote_engine_client import RemoteEngineClient
 
 
 def _generate(address: str, **sampling) -> list[worker_pb2.WorkerGenerateResponse]:
@@ -94,3 +99,20 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_bridge_answers_a_read_it_does_not_have_and_keeps_serving():
+    async def main(bridge: EngineBridge) -> None:
+        client = await RemoteEngineClient(bridge.endpoint, bridge.reads.info).connect()
+        try:
+            with pytest.raises(WorkerUnavailableError, match="no_such_read"):
+                await client._ask(ipc.READ, "no_such_read")
+            assert (await client.stats()).running == 0
+        finally:
+            client.close()
+
+    bridge = EngineBridge(Engine(EngineConfig(model="tiny", cache_bytes=32 << 20)))
+    try:
+        asyncio.run(main(bridge))
+    finally:
+        bridge.shutdown()
