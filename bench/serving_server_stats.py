@@ -26,7 +26,9 @@ class ServerStats:
     state_usage_max: float
     preemptions: float
     steps: float
-    mean_step_ms: float  # of the steps the worker sampled into its step-duration histogram
+    mean_step_ms: float  # every step of the run: schedule, inputs, forward, sample, bookkeeping
+    decode_step_ms: float  # the steps of decode rows only
+    device_wait_share: float  # of the step time, blocked reading tokens back from the device
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -77,8 +79,10 @@ class ServerSampler:
         def peak(name: str) -> float:
             return max(s.get(name, 0.0) for s in during)
 
-        sampled = delta("step_duration_seconds_count")
-        step_s = delta("step_duration_seconds_sum")
+        def per_step_ms(seconds: str, steps: str) -> float:
+            return 1e3 * delta(seconds) / delta(steps) if delta(steps) else float("nan")
+
+        step_s = delta("step_seconds_total")
         return ServerStats(
             running_max=peak("running_requests"),
             running_mean=statistics.fmean(s.get("running_requests", 0.0) for s in during),
@@ -87,5 +91,7 @@ class ServerSampler:
             state_usage_max=peak("mamba_state_pool_usage_ratio"),
             preemptions=delta("preemptions_total"),
             steps=delta("steps_total"),
-            mean_step_ms=1e3 * step_s / sampled if sampled else float("nan"),
+            mean_step_ms=per_step_ms("step_seconds_total", "steps_total"),
+            decode_step_ms=per_step_ms("decode_step_seconds_total", "decode_steps_total"),
+            device_wait_share=delta("device_wait_seconds_total") / step_s if step_s else 0.0,
         )

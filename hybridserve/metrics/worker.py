@@ -32,6 +32,10 @@ class StatsLike(Protocol):
     preemptions: int  # cumulative
     steps: int  # cumulative
     last_step_seconds: float
+    step_seconds: float  # cumulative
+    device_wait_seconds: float  # cumulative
+    decode_steps: int  # cumulative
+    decode_step_seconds: float  # cumulative
 
 
 def _gauge(name: str, help: str, mode: str = "livesum") -> MetricSpec:
@@ -67,6 +71,12 @@ COMPUTED_TOKENS = _counter("computed_tokens", "Tokens run through the model (pre
 GENERATION_TOKENS = _counter("generation_tokens", "Tokens generated")
 PREEMPTIONS = _counter("preemptions", "Requests preempted for lack of KV pages or state slots")
 STEPS = _counter("steps", "Engine steps run")
+STEP_SECONDS = _counter("step_seconds", "Time in engine steps")
+DEVICE_WAIT = _counter(
+    "device_wait_seconds", "Time engine steps waited for the device (reading tokens back)"
+)
+DECODE_STEPS = _counter("decode_steps", "Engine steps of decode rows only")
+DECODE_STEP_SECONDS = _counter("decode_step_seconds", "Time in engine steps of decode rows only")
 TTFT = _histogram("time_to_first_token_seconds", "Arrival to first token", TTFT_BUCKETS)
 ITL = _histogram("inter_token_latency_seconds", "Time between consecutive tokens", ITL_BUCKETS)
 E2E = _histogram("e2e_request_latency_seconds", "Arrival to finish", E2E_BUCKETS)
@@ -75,7 +85,8 @@ STEP = _histogram("step_duration_seconds", "Duration of one engine step", STEP_B
 WORKER_SPECS: tuple[MetricSpec, ...] = (
     RUNNING, WAITING, KV_USED, KV_CAPACITY, KV_USAGE, STATE_USED, STATE_CAPACITY, STATE_USAGE,
     RADIX_PAGES, RADIX_SNAPSHOTS, HIT_RATIO, PROMPT_TOKENS, CACHED_PROMPT_TOKENS, COMPUTED_TOKENS,
-    GENERATION_TOKENS, PREEMPTIONS, STEPS, TTFT, ITL, E2E, STEP,
+    GENERATION_TOKENS, PREEMPTIONS, STEPS, STEP_SECONDS, DEVICE_WAIT, DECODE_STEPS,
+    DECODE_STEP_SECONDS, TTFT, ITL, E2E, STEP,
 )  # fmt: skip
 
 _CUMULATIVE = (
@@ -85,6 +96,10 @@ _CUMULATIVE = (
     ("generated_tokens", GENERATION_TOKENS),
     ("preemptions", PREEMPTIONS),
     ("steps", STEPS),
+    ("step_seconds", STEP_SECONDS),
+    ("device_wait_seconds", DEVICE_WAIT),
+    ("decode_steps", DECODE_STEPS),
+    ("decode_step_seconds", DECODE_STEP_SECONDS),
 )
 
 

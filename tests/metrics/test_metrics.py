@@ -44,6 +44,10 @@ class FakeStats:
     preemptions: int = 1
     steps: int = 10
     last_step_seconds: float = 0.02
+    step_seconds: float = 0.25
+    device_wait_seconds: float = 0.125
+    decode_steps: int = 8
+    decode_step_seconds: float = 0.15
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
@@ -112,6 +116,9 @@ def test_worker_maps_engine_stats() -> None:
     assert value(registry, w + "prefix_cache_hit_ratio", group="g0") == 0.25
     assert value(registry, w + "prompt_tokens_total", group="g0") == 1000
     assert value(registry, w + "step_duration_seconds_count", group="g0") == 1
+    assert value(registry, w + "step_seconds_total", group="g0") == 0.25
+    assert value(registry, w + "device_wait_seconds_total", group="g0") == 0.125
+    assert value(registry, w + "decode_steps_total", group="g0") == 8
     # cumulative fields advance counters by their growth; an unchanged step count adds no sample
     metrics.observe_stats(replace(FakeStats(), prompt_tokens=1500, generated_tokens=80))
     assert value(registry, w + "prompt_tokens_total", group="g0") == 1500

@@ -86,7 +86,8 @@ class Engine:
         self.requests: dict[str, list[Request]] = {}
         self._ids = itertools.count()
         self._arrivals = itertools.count()
-        self._counters = dict(prompt=0, cached=0, computed=0, generated=0, steps=0)
+        self._counters = dict(prompt=0, cached=0, computed=0, generated=0, steps=0, decode_steps=0)
+        self._seconds = dict(step=0.0, device_wait=0.0, decode_step=0.0)
         self._last_step = 0.0
         self._inflight: InFlight | None = None  # overlap scheduling: the step not read back
 
@@ -141,6 +142,7 @@ class Engine:
     def step(self) -> list[TokenDelta]:
         """Schedule, run and sample one step; returns the tokens it produced, or with overlap
         scheduling (`EngineConfig.overlap_schedule`) those of the step before (overlap.py)."""
+        began = time.perf_counter()
         batch = self.scheduler.schedule()
         if batch is None:
             return self._read_back()
@@ -151,7 +153,6 @@ class Engine:
             batch = ScheduledBatch([c for c in batch.chunks if not c.req.finished])
             if not batch.chunks:
                 return deltas
-        started = time.perf_counter()
         previous = self._inflight.tokens if self._inflight is not None else None
         logits = self.runner.forward(batch, previous)
         rows, row_logits = self._advance(batch)
@@ -167,12 +168,21 @@ class Engine:
             deltas = self._read_back()  # the previous step's tokens, while this one runs
             self._inflight = launched
         else:
-            out = self.sampler.sample(*args)
+            waited = time.perf_counter()
+            out = self.sampler.sample(*args)  # reads the tokens back: waits for the device
+            self._seconds["device_wait"] += time.perf_counter() - waited
             deltas += [self._append(req, i, out) for i, req in enumerate(rows)]
             self._forget_finished(deltas)
-        self._counters["steps"] += 1
-        self._last_step = time.perf_counter() - started
+        self._count_step(time.perf_counter() - began, all(c.is_decode for c in batch.chunks))
         return deltas
+
+    def _count_step(self, seconds: float, decode: bool) -> None:
+        self._counters["steps"] += 1
+        self._seconds["step"] += seconds
+        if decode:
+            self._counters["decode_steps"] += 1
+            self._seconds["decode_step"] += seconds
+        self._last_step = seconds
 
     def _advance(self, batch: ScheduledBatch) -> tuple[list[Request], list[int]]:
         """Move the batch's requests past their chunks; returns the rows to sample (a request
@@ -204,7 +214,10 @@ class Engine:
         launched, self._inflight = self._inflight, None
         if launched is None:
             return []
-        out = SampleOutput(launched.token_ids(), None, None)
+        waited = time.perf_counter()
+        token_ids = launched.token_ids()  # waits for the step that sampled them, if still running
+        self._seconds["device_wait"] += time.perf_counter() - waited
+        out = SampleOutput(token_ids, None, None)
         deltas = [
             self._append(req, i, out) for i, req in enumerate(launched.rows) if not req.finished
         ]
@@ -316,6 +329,10 @@ class Engine:
             preemptions=self.scheduler.preemptions,
             steps=c["steps"],
             last_step_seconds=self._last_step,
+            step_seconds=self._seconds["step"],
+            device_wait_seconds=self._seconds["device_wait"],
+            decode_steps=c["decode_steps"],
+            decode_step_seconds=self._seconds["decode_step"],
         )
 
 

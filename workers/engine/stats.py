@@ -21,7 +21,13 @@ class EngineStats:
     generated_tokens: int
     preemptions: int
     steps: int
-    last_step_seconds: float
+    last_step_seconds: float  # the whole step: schedule, inputs, forward, sample, bookkeeping
+    step_seconds: float = 0.0  # cumulative, over all steps
+    # cumulative: blocked reading sampled tokens back, i.e. waiting for the device (on a GPU
+    # the forward's time not hidden behind host work; on CPU the forward runs on the host)
+    device_wait_seconds: float = 0.0
+    decode_steps: int = 0  # cumulative: steps of decode rows only
+    decode_step_seconds: float = 0.0
 
     @property
     def prefix_hit_ratio(self) -> float:
