@@ -70,6 +70,7 @@ class Mamba2Mixer(nn.Module):
         self.norm = GatedRMSNorm(self.d_inner, full_inner // G, c.layer_norm_epsilon, p, g0, G)
         self.norm.shards = {"weight": Shard((full_inner,), 0, (x_rows,))}
         self.out_proj = RowParallelLinear(full_inner, c.hidden_size, (x_rows,), bias, p)
+        self._constants: tuple[tuple, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def forward(
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
@@ -78,10 +79,10 @@ class Mamba2Mixer(nn.Module):
         z, xbc, dt = self.in_proj(x).split(
             [self.d_inner, self.d_inner + 2 * gn, self.num_heads], -1
         )
-        dt = F.softplus(dt.float() + self.dt_bias.float())
+        A, dt_bias = self._fp32_constants()
+        dt = F.softplus(dt.float() + dt_bias)
         if self.dt_limit != (0.0, float("inf")):
             dt = dt.clamp(*self.dt_limit)
-        A = -torch.exp(self.A_log.float())
         conv = caches.conv[self.cache_index]  # [slots, conv_dim, K-1]
         ssm = caches.ssm[self.cache_index]  # [slots, H, P, N]
         nd, parts = batch.num_decode, []
@@ -92,6 +93,18 @@ class Mamba2Mixer(nn.Module):
         y = parts[0] if len(parts) == 1 else torch.cat(parts)
         y = self.norm(y.reshape(x.shape[0], self.d_inner), z)
         return self.out_proj(y)
+
+    def _fp32_constants(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(A = -exp(A_log), dt_bias) in fp32, computed again only when those weights change
+        (their version counters, device or dtype): recomputed each step they were four small
+        kernels a layer in every decode graph. (A captured graph keeps the values it was
+        captured with; nothing changes weights after capture.)"""
+        key = tuple((p._version, p.device, p.dtype) for p in (self.A_log, self.dt_bias))
+        if self._constants is None or self._constants[0] != key:
+            with torch.inference_mode(False), torch.no_grad():  # plain tensors, usable anywhere
+                values = (-torch.exp(self.A_log.float()), self.dt_bias.float().clone())
+            self._constants = (key, values)
+        return self._constants[1]
 
     def _split_xbc(self, xbc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         gn = self.n_groups * self.state_size
