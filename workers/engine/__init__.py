@@ -1,23 +1,51 @@
-"""The serving engine: requests, scheduler, cache manager, model runner and sampler."""
+"""The serving engine: requests, scheduler, cache manager, model runner and sampler.
 
-from hybridserve.workers.engine.async_engine import AsyncEngine
-from hybridserve.workers.engine.engine import Engine
-from hybridserve.workers.engine.engine_config import EngineConfig
-from hybridserve.workers.engine.llm import LLM
-from hybridserve.workers.engine.outputs import CompletionOutput, RequestOutput, TokenDelta
-from hybridserve.workers.engine.request import FinishReason
-from hybridserve.workers.engine.sampling_params import SamplingParams
-from hybridserve.workers.engine.stats import EngineStats
+Names are imported on first use, so the worker's front-end process (which needs only the plain
+types: SamplingParams, TokenDelta, EngineStats) does not import torch."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_HOMES = {
+    "AsyncEngine": "async_engine",
+    "CompletionOutput": "outputs",
+    "Engine": "engine",
+    "EngineConfig": "engine_config",
+    "EngineStats": "stats",
+    "FinishReason": "request",
+    "LLM": "llm",
+    "RequestOutput": "outputs",
+    "SamplingParams": "sampling_params",
+    "TokenDelta": "outputs",
+}
 __all__ = [
-    "LLM",
     "AsyncEngine",
     "CompletionOutput",
     "Engine",
     "EngineConfig",
     "EngineStats",
     "FinishReason",
+    "LLM",
     "RequestOutput",
     "SamplingParams",
     "TokenDelta",
 ]
+
+if TYPE_CHECKING:
+    from hybridserve.workers.engine.async_engine import AsyncEngine
+    from hybridserve.workers.engine.engine import Engine
+    from hybridserve.workers.engine.engine_config import EngineConfig
+    from hybridserve.workers.engine.llm import LLM
+    from hybridserve.workers.engine.outputs import CompletionOutput, RequestOutput, TokenDelta
+    from hybridserve.workers.engine.request import FinishReason
+    from hybridserve.workers.engine.sampling_params import SamplingParams
+    from hybridserve.workers.engine.stats import EngineStats
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

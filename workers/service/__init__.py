@@ -1,13 +1,21 @@
-"""The Worker gRPC service over an engine: servicer, engine seam, KV-event publisher."""
+"""The Worker gRPC service over an engine: servicer, engine clients, KV-event publisher.
+
+Names are imported on first use: the front-end process needs none of the engine's torch code."""
 
 from __future__ import annotations
 
-from hybridserve.workers.service.engine_client import EngineClient, LocalEngineClient
-from hybridserve.workers.service.engine_reads import EngineInfo, EngineReads
-from hybridserve.workers.service.kv_publisher import KVEventPublisher
-from hybridserve.workers.service.kv_state import WireEventBuilder
-from hybridserve.workers.service.servicer import WorkerServicer
+import importlib
+from typing import TYPE_CHECKING, Any
 
+_HOMES = {
+    "EngineClient": "engine_client",
+    "EngineInfo": "engine_client",
+    "EngineReads": "engine_reads",
+    "KVEventPublisher": "kv_publisher",
+    "LocalEngineClient": "local_engine_client",
+    "WireEventBuilder": "kv_state",
+    "WorkerServicer": "servicer",
+}
 __all__ = [
     "EngineClient",
     "EngineInfo",
@@ -17,3 +25,18 @@ __all__ = [
     "WireEventBuilder",
     "WorkerServicer",
 ]
+
+if TYPE_CHECKING:
+    from hybridserve.workers.service.engine_client import EngineClient, EngineInfo
+    from hybridserve.workers.service.engine_reads import EngineReads
+    from hybridserve.workers.service.kv_publisher import KVEventPublisher
+    from hybridserve.workers.service.kv_state import WireEventBuilder
+    from hybridserve.workers.service.local_engine_client import LocalEngineClient
+    from hybridserve.workers.service.servicer import WorkerServicer
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -1,14 +1,24 @@
-"""What the Worker gRPC service needs from an engine, and its in-process implementation."""
+"""What the Worker gRPC service needs from an engine (torch-free: the front-end process uses it)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
 
 from hybridserve.v1 import kv_wire as wire
-from hybridserve.workers.engine import AsyncEngine, EngineStats, SamplingParams, TokenDelta
-from hybridserve.workers.service.engine_reads import EngineInfo, EngineReads
+from hybridserve.workers.engine.outputs import TokenDelta
+from hybridserve.workers.engine.sampling_params import SamplingParams
+from hybridserve.workers.engine.stats import EngineStats
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    model: str
+    max_model_len: int
+    vocab_size: int
+    page_size: int
+    block_size: int  # tokens per KV-event block
 
 
 class EngineClient(Protocol):
@@ -38,39 +48,3 @@ class EngineClient(Protocol):
     async def drain_kv_events(self) -> list[wire.WireEvent]: ...
 
     async def kv_snapshot(self) -> tuple[list[wire.WireEvent], list[wire.WireEvent]]: ...
-
-
-class LocalEngineClient:
-    """EngineClient over an in-process AsyncEngine (tests, single-process workers)."""
-
-    def __init__(self, engine: AsyncEngine, model: str | None = None) -> None:
-        self.engine = engine
-        self.reads = EngineReads(engine.engine, model)
-        self.info = self.reads.info
-
-    def generate(
-        self, prompt_ids: list[int], params: SamplingParams, rid: str
-    ) -> AsyncIterator[TokenDelta]:
-        return self.engine.generate(prompt_ids, params, rid)
-
-    async def abort(self, rid: str) -> bool:
-        return bool(await asyncio.wrap_future(self.engine.abort(rid)))
-
-    @property
-    def healthy(self) -> bool:
-        return bool(getattr(self.engine, "healthy", True))
-
-    async def load(self) -> wire.LoadReport:
-        return await self._on_engine(self.reads.load)
-
-    async def stats(self) -> EngineStats:
-        return await self._on_engine(self.reads.stats)
-
-    async def drain_kv_events(self) -> list[wire.WireEvent]:
-        return await self._on_engine(self.reads.drain_kv_events)
-
-    async def kv_snapshot(self) -> tuple[list[wire.WireEvent], list[wire.WireEvent]]:
-        return await self._on_engine(self.reads.kv_snapshot)
-
-    async def _on_engine(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.wrap_future(self.engine.call(fn))

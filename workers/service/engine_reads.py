@@ -4,20 +4,10 @@ and across the process split, run these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hybridserve.v1 import kv_wire as wire
 from hybridserve.workers.engine import Engine, EngineStats
+from hybridserve.workers.service.engine_client import EngineInfo
 from hybridserve.workers.service.kv_state import WireEventBuilder
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    model: str
-    max_model_len: int
-    vocab_size: int
-    page_size: int
-    block_size: int  # tokens per KV-event block
 
 
 class EngineReads:

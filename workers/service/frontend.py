@@ -20,7 +20,7 @@ import subprocess
 import sys
 from dataclasses import asdict
 
-from hybridserve.workers.service.engine_reads import EngineInfo
+from hybridserve.workers.service.engine_client import EngineInfo
 
 START_TIMEOUT_S = 60.0
 PARENT_CHECK_S = 0.5

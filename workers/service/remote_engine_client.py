@@ -18,7 +18,7 @@ from hybridserve.v1 import kv_wire as wire
 from hybridserve.workers.engine import EngineStats, SamplingParams, TokenDelta
 from hybridserve.workers.engine.outputs import stream_deltas
 from hybridserve.workers.service import ipc
-from hybridserve.workers.service.engine_reads import EngineInfo
+from hybridserve.workers.service.engine_client import EngineInfo
 
 PING_S = 0.2  # connect() asks again after this long without an answer
 
