@@ -6,15 +6,10 @@ engine (`LLM`, `SamplingParams`) is imported lazily from the workers package.
 
 from __future__ import annotations
 
-from typing import Any
+from hybridserve.lazy import lazy_getattr
 
 __all__ = ["LLM", "SamplingParams", "__version__"]
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("LLM", "SamplingParams"):
-        from hybridserve.workers import engine
-
-        return getattr(engine, name)
-    raise AttributeError(name)
+__getattr__ = lazy_getattr(
+    __name__, {"LLM": "hybridserve.workers.engine", "SamplingParams": "hybridserve.workers.engine"}
+)

@@ -5,20 +5,21 @@ types: SamplingParams, TokenDelta, EngineStats) does not import torch."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hybridserve.lazy import lazy_getattr
 
 _HOMES = {
-    "AsyncEngine": "async_engine",
-    "CompletionOutput": "outputs",
-    "Engine": "engine",
-    "EngineConfig": "engine_config",
-    "EngineStats": "stats",
-    "FinishReason": "request",
-    "LLM": "llm",
-    "RequestOutput": "outputs",
-    "SamplingParams": "sampling_params",
-    "TokenDelta": "outputs",
+    "AsyncEngine": ".async_engine",
+    "CompletionOutput": ".outputs",
+    "Engine": ".engine",
+    "EngineConfig": ".engine_config",
+    "EngineStats": ".stats",
+    "FinishReason": ".request",
+    "LLM": ".llm",
+    "RequestOutput": ".outputs",
+    "SamplingParams": ".sampling_params",
+    "TokenDelta": ".outputs",
 }
 __all__ = [
     "AsyncEngine",
@@ -44,8 +45,4 @@ if TYPE_CHECKING:
     from hybridserve.workers.engine.stats import EngineStats
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)

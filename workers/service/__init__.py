@@ -4,17 +4,18 @@ Names are imported on first use: the front-end process needs none of the engine'
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hybridserve.lazy import lazy_getattr
 
 _HOMES = {
-    "EngineClient": "engine_client",
-    "EngineInfo": "engine_client",
-    "EngineReads": "engine_reads",
-    "KVEventPublisher": "kv_publisher",
-    "LocalEngineClient": "local_engine_client",
-    "WireEventBuilder": "kv_state",
-    "WorkerServicer": "servicer",
+    "EngineClient": ".engine_client",
+    "EngineInfo": ".engine_client",
+    "EngineReads": ".engine_reads",
+    "KVEventPublisher": ".kv_publisher",
+    "LocalEngineClient": ".local_engine_client",
+    "WireEventBuilder": ".kv_state",
+    "WorkerServicer": ".servicer",
 }
 __all__ = [
     "EngineClient",
@@ -35,8 +36,4 @@ if TYPE_CHECKING:
     from hybridserve.workers.service.servicer import WorkerServicer
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)
