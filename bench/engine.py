@@ -124,6 +124,7 @@ class DecodeResult:
     step_s: float
     steps: int
     prefill_s: float  # wall time to get every request of the batch through prefill
+    wait_share: float  # of the measured steps' time, blocked reading tokens back from the device
 
 
 def run_decode(
@@ -146,20 +147,24 @@ def run_decode(
         engine.add_request(p, params)
     b, times, started = len(prompts), [], time.perf_counter()
     prefill_s = float("nan")
+    waits: list[float] = []
     while engine.has_work():
-        before = engine.stats().computed_tokens
+        before = engine.stats()
         t0 = time.perf_counter()
         deltas = engine.step()
         dt = time.perf_counter() - t0
-        if len(deltas) == b and engine.stats().computed_tokens - before == b:
+        after = engine.stats()
+        if len(deltas) == b and after.computed_tokens - before.computed_tokens == b:
             if prefill_s != prefill_s:  # the first pure decode step: every prompt is in
                 prefill_s = t0 - started
             times.append(dt)
+            waits.append(after.device_wait_seconds - before.device_wait_seconds)
     engine.runner.graphs, engine.cfg = graphs, cfg
-    kept = times[skip:] or times
+    kept, kept_waits = (times[skip:], waits[skip:]) if len(times) > skip else (times, waits)
     mode = "graph" if graphs is not None and not eager else "eager"
     mode += "+overlap" if overlap else ""
-    return DecodeResult(b, mode, statistics.median(kept), len(kept), prefill_s)
+    share = sum(kept_waits) / sum(kept) if kept else float("nan")
+    return DecodeResult(b, mode, statistics.median(kept), len(kept), prefill_s, share)
 
 
 def run_prefill(llm: LLM, prompt: list[int], device: torch.device) -> float:
@@ -345,8 +350,9 @@ def main() -> None:
             if r.mode == "graph":
                 gpu = f", graph replay alone {graph_gpu_ms(llm, b, config.vocab_size):.2f} ms"
             print(
-                f"batch {b} ({r.mode}): step {r.step_s * 1e3:.2f} ms over {r.steps} steps"
-                f"{gpu}, prefill of the batch {r.prefill_s:.2f} s",
+                f"batch {b} ({r.mode}): step {r.step_s * 1e3:.2f} ms over {r.steps} steps "
+                f"({100 * r.wait_share:.0f}% of it waiting for the device){gpu}, prefill of the "
+                f"batch {r.prefill_s:.2f} s",
                 flush=True,
             )
         if args.host_profile:
