@@ -22,7 +22,7 @@ def token_counts(
     if ids.size and not 0 <= ids.min() <= ids.max() < vocab_size:
         raise ValueError(f"token ids must lie in [0, {vocab_size})")
     flat_index = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths) * vocab_size + ids
-    index = torch.from_numpy(flat_index).to(device)
+    index = device_tensor(flat_index, torch.int64, device)  # (a pageable copy would sync)
     counts = torch.zeros(len(lengths), vocab_size, dtype=torch.int32, device=device)
     counts.view(-1).index_add_(0, index, torch.ones_like(index, dtype=torch.int32))
     return counts
