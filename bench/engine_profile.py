@@ -45,22 +45,35 @@ def stub_forward(engine: Engine) -> None:
 
 
 def graph_gpu_ms(llm: LLM, batch: int, vocab: int, reps: int = 20) -> float:
-    """GPU time of one replay of the decode graph serving `batch` (random tokens, so the MoE
-    routes as in a real step; every row on the scratch slots, context of one token)."""
-    graphs = llm.engine.runner.graphs
+    """GPU time of one replay of the decode graph serving `batch`: random tokens (the MoE routes
+    as in a real step), each row on a state slot and KV page of its own borrowed from the pools
+    (rows sharing one slot contend on its memory), a context of one token."""
+    engine = llm.engine
+    graphs = engine.runner.graphs
     size = graphs.padded_size(batch)
-    ids = torch.randint(3, vocab, (size,)).tolist()
-    scratch = [SCRATCH] * size
-    kv = torch.full((size,), SCRATCH, dtype=torch.long)
-    graphs.fill(ids, scratch, kv, list(range(size + 1)), scratch, size)
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(reps):
-        start.record()
-        graphs.graphs[size].replay()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
+    states: list[int] = []
+    while len(states) < size and (slot := engine.state_pool.alloc()) is not None:
+        states.append(slot)
+    pages = engine.kv_pool.alloc(min(size, engine.kv_pool.num_free)) or []
+    try:
+        rows = min(len(states), len(pages))
+        state_slots = states[:rows] + [SCRATCH] * (size - rows)
+        kv_slots = [p * engine.cfg.page_size for p in pages[:rows]] + [SCRATCH] * (size - rows)
+        ids = torch.randint(3, vocab, (size,)).tolist()
+        kv = torch.tensor(kv_slots, dtype=torch.long)
+        graphs.fill(ids, kv_slots, kv, list(range(size + 1)), state_slots, size)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        times = []
+        for _ in range(reps):
+            start.record()
+            graphs.graphs[size].replay()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+    finally:
+        for slot in states:
+            engine.state_pool.free(slot)
+        engine.kv_pool.free(pages)
     return statistics.median(times)
 
 
