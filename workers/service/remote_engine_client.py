@@ -52,8 +52,11 @@ class RemoteEngineClient:
         except BaseException:
             self._streams.pop(rid, None)
             raise
+
+        def abort() -> None:  # the client left: nobody waits for the answer
+            self._post(ipc.COMMAND, next(self._tokens), "abort", (rid,))
+
         try:
-            abort = lambda: self._post(ipc.COMMAND, next(self._tokens), "abort", (rid,))  # noqa: E731
             async with aclosing(stream_deltas(deltas, params.n, abort)) as stream:
                 async for delta in stream:
                     yield delta
