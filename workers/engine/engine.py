@@ -173,7 +173,7 @@ class Engine:
             self._seconds["device_wait"] += time.perf_counter() - waited
             deltas += [self._append(req, i, out) for i, req in enumerate(rows)]
             self._forget_finished(deltas)
-        self._count_step(time.perf_counter() - began, all(c.is_decode for c in batch.chunks))
+        self._count_step(time.perf_counter() - began, batch.is_decode)
         return deltas
 
     def _count_step(self, seconds: float, decode: bool) -> None:

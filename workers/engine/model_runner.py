@@ -66,7 +66,7 @@ class ModelRunner:
         )
         np.concatenate(kv, out=kv_indices.numpy())
 
-        decode = all(c.is_decode for c in batch.chunks)
+        decode = batch.is_decode
 
         def t(values: list[int]) -> torch.Tensor:
             return device_tensor(values, torch.long, self.device)

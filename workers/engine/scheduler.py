@@ -12,6 +12,7 @@ holds) and resumes later.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -41,6 +42,11 @@ class ScheduledChunk:
 @dataclass
 class ScheduledBatch:
     chunks: list[ScheduledChunk]
+
+    @functools.cached_property
+    def is_decode(self) -> bool:
+        """Every chunk is a decode row (read by the runner and the step counters)."""
+        return all(c.is_decode for c in self.chunks)
 
 
 class Scheduler:
