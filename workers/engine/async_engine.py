@@ -7,16 +7,15 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import aclosing
-from typing import Any
 
 from hybridserve.errors import InvalidRequestError
 from hybridserve.workers.engine.engine import Engine
-from hybridserve.workers.engine.engine_loop import EngineLoop, Sync
+from hybridserve.workers.engine.engine_loop import EngineLoop, LoopFront, Sync
 from hybridserve.workers.engine.outputs import TokenDelta, stream_deltas
 from hybridserve.workers.engine.sampling_params import SamplingParams
 
 
-class AsyncEngine:
+class AsyncEngine(LoopFront):
     """Owns an `EngineLoop` thread; `sync` makes it the leader of a worker group. Deltas of
     requests submitted with `loop.command("add_request", ...)` rather than `generate` (the
     offline path of a worker group) go to `unclaimed`."""
@@ -55,17 +54,6 @@ class AsyncEngine:
 
     def abort(self, rid: str) -> Future:
         return self.loop.command("abort", rid)
-
-    def call(self, fn: Callable[[], Any]) -> Future:
-        """Run a read-only `fn` on the engine thread (stats, pool counters)."""
-        return self.loop.local(fn)
-
-    @property
-    def healthy(self) -> bool:
-        return self.loop.failed is None
-
-    def shutdown(self) -> None:
-        self.loop.shutdown()
 
     def _dispatch(self, deltas: list[TokenDelta]) -> None:
         """On the engine thread: hand a step's deltas to their streams' event loops, one wake-up

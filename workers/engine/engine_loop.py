@@ -161,3 +161,22 @@ def _settle(future: Future, result: Any, error: BaseException | None) -> None:
         future.set_result(result)
     else:
         future.set_exception(error)
+
+
+class LoopFront:
+    """Base of what owns a leader's loop (the in-process AsyncEngine, the process split's
+    EngineBridge): reads on the engine thread, health, shutdown."""
+
+    engine: Engine
+    loop: EngineLoop
+
+    def call(self, fn: Callable[[], Any]) -> Future:
+        """Run a read-only `fn` on the engine thread (stats, pool counters)."""
+        return self.loop.local(fn)
+
+    @property
+    def healthy(self) -> bool:
+        return self.loop.failed is None
+
+    def shutdown(self) -> None:
+        self.loop.shutdown()

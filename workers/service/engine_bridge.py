@@ -14,20 +14,19 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
-from typing import Any
 
 import zmq
 
 from hybridserve.errors import HybridServeError, InvalidRequestError, WorkerUnavailableError
 from hybridserve.workers.engine import Engine, TokenDelta
-from hybridserve.workers.engine.engine_loop import EngineLoop, Sync
+from hybridserve.workers.engine.engine_loop import EngineLoop, LoopFront, Sync
 from hybridserve.workers.service import ipc
 from hybridserve.workers.service.engine_reads import EngineReads
 
 POLL_MS = 200  # how often the receiving thread looks at `closed`
 
 
-class EngineBridge:
+class EngineBridge(LoopFront):
     """Owns the leader's EngineLoop thread and a thread that takes the front-end's commands and
     reads from `endpoint` (default: a fresh ipc:// one). Each step's deltas of the front-end's
     requests go back as one message; deltas of requests submitted on `loop` directly (the rank's
@@ -59,16 +58,8 @@ class EngineBridge:
         self._receiver = threading.Thread(target=self._receive, name="engine-bridge", daemon=True)
         self._receiver.start()
 
-    def call(self, fn: Callable[[], Any]) -> Future:
-        """Run a read-only `fn` on the engine thread."""
-        return self.loop.local(fn)
-
-    @property
-    def healthy(self) -> bool:
-        return self.loop.failed is None
-
     def shutdown(self) -> None:
-        self.loop.shutdown()
+        super().shutdown()
         self._closed.set()
         self._receiver.join()
         with self._send_lock:
