@@ -35,10 +35,11 @@ def moe_experts_grouped(
     padded = (counts + ALIGN - 1) // ALIGN * ALIGN
     ends = padded.cumsum(0)
     order = torch.argsort(expert, stable=True)  # pair ids, by expert
-    by_expert = expert[order].clamp(max=E - 1)
+    sorted_expert = expert[order]
+    by_expert = sorted_expert.clamp(max=E - 1)
     rank = torch.arange(pairs, device=x.device) - (counts.cumsum(0) - counts)[by_expert]
     scratch = pairs + ALIGN * E  # a row past every group, for the pairs of other ranks
-    row = torch.where(expert[order] < E, ends[by_expert] - padded[by_expert] + rank, scratch)
+    row = torch.where(sorted_expert < E, ends[by_expert] - padded[by_expert] + rank, scratch)
     pair_row = torch.empty_like(row)
     pair_row[order] = row  # each pair's row of the grouped layout
     rows = torch.zeros(scratch + 1, hidden, dtype=x.dtype, device=x.device)

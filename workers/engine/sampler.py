@@ -160,8 +160,7 @@ def _min_p(logits: torch.Tensor, params: Sequence[SamplingParams]) -> torch.Tens
     """Drop ids whose probability is below min_p times the row's best probability."""
     if all(p.min_p == 0.0 for p in params):
         return logits
-    min_p = device_tensor([p.min_p for p in params], torch.float32, logits.device)
-    min_p = min_p.unsqueeze(1)
+    min_p = device_tensor([p.min_p for p in params], torch.float32, logits.device).unsqueeze(1)
     # prob / best_prob = exp(logit - best_logit): compare in log space, no softmax needed.
     best = logits.max(dim=-1, keepdim=True).values
     return logits.masked_fill(logits - best < min_p.log(), float("-inf"))
