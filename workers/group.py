@@ -68,9 +68,8 @@ class WorkerGroup:
         with `metrics_port`, its Prometheus /metrics; returns the Worker host:port. A restart
         serves both again on the same ports."""
         self._ports = (port, metrics_port)
-        rank0 = self.actors[0]
-        self.address = ray.get(rank0.serve.remote(port, metrics_port=metrics_port))
-        self.metrics_url = ray.get(rank0.metrics_url.remote())
+        serving = self.actors[0].serve.remote(port, metrics_port=metrics_port)
+        self.address, self.metrics_url = ray.get(serving)
         return self.address
 
     def healthy(self, timeout_s: float = 5.0) -> bool:

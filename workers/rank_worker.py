@@ -87,9 +87,12 @@ class RankWorker:
         return self.loop is not None and self.loop.failed is None
 
     # -- rank 0 (the group's leader) -----------------------------------------------------------
-    def serve(self, port: int = 0, kv_port: int = 0, metrics_port: int | None = None) -> str:
+    def serve(
+        self, port: int = 0, kv_port: int = 0, metrics_port: int | None = None
+    ) -> tuple[str, str]:
         """Start the Worker gRPC service (its KV-event publisher and, with `metrics_port`, its
-        Prometheus /metrics; 0: a free port) in the front-end process; returns host:port."""
+        Prometheus /metrics; 0: a free port) in the front-end process; returns (host:port, the
+        /metrics URL or "")."""
         if self.frontend is None:
             host = _node_ip()
             metrics = f"{host}:{metrics_port}" if metrics_port is not None else None
@@ -99,15 +102,11 @@ class RankWorker:
             self.frontend = FrontendProcess(
                 bridge.endpoint, bridge.reads.info, address, kv_bind, metrics
             )
-        return self.frontend.address
+        return self.frontend.address, self.frontend.metrics_url
 
     def address(self) -> str:
         """The Worker gRPC host:port once `serve()` ran, else "" (asked by Ray discovery)."""
         return self.frontend.address if self.frontend is not None else ""
-
-    def metrics_url(self) -> str:
-        """The group's /metrics URL if `serve()` was given a metrics port, else ""."""
-        return self.frontend.metrics_url if self.frontend is not None else ""
 
     def submit(self, prompt_ids: list[int], params: SamplingParams, rid: str) -> str:
         return self._bridge().loop.command("add_request", prompt_ids, params, rid).result()
