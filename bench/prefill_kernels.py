@@ -4,6 +4,7 @@ over a cached prefix."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -69,27 +70,10 @@ def bench_ssd_prefill(reps: int) -> list[Row]:
         x, dt, A, B, C, D = mamba_inputs(length, dt_scale=0.1)
         init = torch.randn(MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda") if with_state else None
         args = (x, dt, A, B, C, D, 128, init)
-        want_y, want_state = ref.ssd_scan(*args)
-        poison()
-        y, state = kernels.ssd_scan(*args)
-        _, state_rel = errors(state, want_state)
-        print(f"  ssd_scan L={length}: final state rel err {state_rel:.1e}", flush=True)
-        checked = y if state_rel < 1e-2 else torch.full_like(y, float("nan"))  # a bad state fails
-        rows.append(
-            row(
-                "ssd_scan (mamba-ssm)",
-                f"L={length} H={MAMBA_HEADS} P={MAMBA_P} N={SSM_N}"
-                + (" +state" if init is not None else ""),
-                checked,
-                want_y,
-                1e-2,
-                partial(ref.ssd_scan, *args),
-                partial(kernels.ssd_scan, *args),
-                length * (D_INNER + 2 * N_GROUPS * SSM_N) * 2 + x.numel() * 2,  # in + y
-                reps,
-                ref_graph=False,
-            )
-        )
+        shape = f"L={length} H={MAMBA_HEADS} P={MAMBA_P} N={SSM_N}"
+        shape += " +state" if init is not None else ""
+        scan = _scan_row("ssd_scan (mamba-ssm)", shape, ref.ssd_scan, kernels.ssd_scan, args, reps)
+        rows.append(scan)
     rows.append(bench_ssd_packed(reps))
     return rows
 
@@ -107,24 +91,25 @@ def bench_ssd_packed(reps: int, seqs: int = 8, length: int = 1024) -> Row:
     ]
     points = [(i, length) for i in range(seqs)] + [(i, 768) for i in range(seqs)]
     args = (x, dt, A, B, C, D, 128, cu, inits, points)
-    want_y, want_states = ref.ssd_scan_varlen(*args)
-    poison()
-    y, states = kernels.ssd_scan_varlen(*args)
-    _, state_rel = errors(states, want_states)
-    print(f"  ssd_scan_varlen {seqs}x{length}: states rel err {state_rel:.1e}", flush=True)
-    checked = y if state_rel < 1e-2 else torch.full_like(y, float("nan"))  # a bad state fails
-    return row(
-        "ssd_scan_varlen (packed)",
-        f"{seqs}x{length}, 2 resumed, {len(points)} states",
-        checked,
-        want_y,
-        1e-2,
-        partial(ref.ssd_scan_varlen, *args),
-        partial(kernels.ssd_scan_varlen, *args),
-        x.shape[0] * (D_INNER + 2 * N_GROUPS * SSM_N) * 2 + x.numel() * 2,  # in + y
-        reps,
-        ref_graph=False,
+    shape = f"{seqs}x{length}, 2 resumed, {len(points)} states"
+    return _scan_row(
+        "ssd_scan_varlen (packed)", shape, ref.ssd_scan_varlen, kernels.ssd_scan_varlen, args, reps
     )
+
+
+def _scan_row(name: str, shape: str, ref_fn: Callable, fn: Callable, args: tuple, reps: int) -> Row:
+    """Check a scan's output and states against the reference (a state out of bound fails the
+    row), then time both; bytes: the scan's inputs and its output."""
+    x = args[0]
+    want_y, want_states = ref_fn(*args)
+    poison()
+    y, states = fn(*args)
+    _, state_rel = errors(states, want_states)
+    print(f"  {name} {shape}: states rel err {state_rel:.1e}", flush=True)
+    checked = y if state_rel < 1e-2 else torch.full_like(y, float("nan"))
+    nbytes = x.shape[0] * (D_INNER + 2 * N_GROUPS * SSM_N) * 2 + x.numel() * 2
+    ref_call, call = partial(ref_fn, *args), partial(fn, *args)
+    return row(name, shape, checked, want_y, 1e-2, ref_call, call, nbytes, reps, ref_graph=False)
 
 
 def bench_prefill_attention(reps: int) -> list[Row]:
