@@ -77,8 +77,9 @@ def graph_gpu_ms(llm: LLM, batch: int, vocab: int, reps: int = 20) -> float:
     return statistics.median(times)
 
 
-def profile_step(llm: LLM, prompts: list[list[int]], top: int = 12) -> str:
-    """Kernel time breakdown of one eager decode step (the same kernels the graph replays)."""
+def profile_step(llm: LLM, prompts: list[list[int]], top: int = 30) -> str:
+    """Kernel time breakdown of one eager decode step (the same kernels the graph replays),
+    ending with the number of kernels (and copies) the step ran."""
     engine, graphs = llm.engine, llm.engine.runner.graphs
     engine.runner.graphs = None
     rids = start_decoding(engine, prompts)
@@ -89,7 +90,9 @@ def profile_step(llm: LLM, prompts: list[list[int]], top: int = 12) -> str:
         torch.cuda.synchronize()
     stop_all(engine, rids)
     engine.runner.graphs = graphs
-    return prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=top)
+    events = prof.key_averages()
+    kernels = sum(e.count for e in events)  # GPU activity only: kernels, copies, memsets
+    return events.table(sort_by="self_cuda_time_total", row_limit=top) + f"{kernels} kernels\n"
 
 
 def profile_prefill(llm: LLM, prompt: list[int], top: int = 15) -> str:

@@ -28,6 +28,7 @@ from hybridserve.workers.engine.sampler import SampleOutput, Sampler
 from hybridserve.workers.engine.sampling_params import SamplingParams, derive_seed
 from hybridserve.workers.engine.scheduler import ScheduledBatch, Scheduler
 from hybridserve.workers.engine.stats import EngineStats
+from hybridserve.workers.engine.warmup import warm_up
 from hybridserve.workers.models import HybridCacheBuffers, load_model, resolve_config
 
 EVENT_BLOCK_TOKENS = 16  # KV events report blocks of at least this many tokens
@@ -86,10 +87,16 @@ class Engine:
         self.requests: dict[str, list[Request]] = {}
         self._ids = itertools.count()
         self._arrivals = itertools.count()
+        self.reset_counters()
+        self._inflight: InFlight | None = None  # overlap scheduling: the step not read back
+        if cfg.warmup and self.device.type == "cuda":  # no JIT on the CPU path
+            warm_up(self)
+
+    def reset_counters(self) -> None:
         self._counters = dict(prompt=0, cached=0, computed=0, generated=0, steps=0, decode_steps=0)
         self._seconds = dict(step=0.0, device_wait=0.0, decode_step=0.0)
         self._last_step = 0.0
-        self._inflight: InFlight | None = None  # overlap scheduling: the step not read back
+        self.scheduler.preemptions = 0
 
     # -- requests ------------------------------------------------------------------------------
     def add_request(

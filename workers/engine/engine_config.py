@@ -55,6 +55,7 @@ class EngineConfig:
     cuda_graph_max_bs: int = 256  # decode CUDA graphs up to this batch (0: eager; GPU, tp=1)
     mamba_ssm_dtype: str | None = None  # SSM state cache dtype; None: the checkpoint's choice
     overlap_schedule: bool = False  # launch step k+1 before reading step k back (overlap.py)
+    warmup: bool = True  # GPU: serve throwaway requests at start-up (warmup.py)
 
     def __post_init__(self) -> None:
         if self.page_size < 1:

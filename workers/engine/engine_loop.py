@@ -13,6 +13,7 @@ from typing import Any
 
 from hybridserve.errors import HybridServeError, WorkerUnavailableError
 from hybridserve.workers.engine.engine import Engine
+from hybridserve.workers.engine.loop_profile import LoopProfile
 from hybridserve.workers.engine.outputs import TokenDelta
 from hybridserve.workers.engine.request import FinishReason
 
@@ -81,12 +82,17 @@ class EngineLoop:
 
     # -- the loop (its own thread, or an actor's) ----------------------------------------------
     def run(self) -> None:
+        profile = LoopProfile.from_env()
         try:
             while self._cycle():
-                pass
+                if profile is not None:
+                    profile.tick()
         except BaseException as exc:  # a failed collective or step: fail what is in flight
             self.failed = exc
             self._fail_everything(exc)
+        finally:
+            if profile is not None:
+                profile.write()
 
     def _cycle(self) -> bool:
         commands, futures = self._drain() if self.leader else ([], [])
