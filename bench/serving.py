@@ -80,6 +80,10 @@ def format_server_stats(stats: ServerStats) -> str:
         ("Engine steps", f"{stats.steps:.0f}"),
         ("Step mean, all / decode (ms)", f"{stats.mean_step_ms:.2f} / {stats.decode_step_ms:.2f}"),
         ("Step time waiting for the device", f"{100 * stats.device_wait_share:.1f}%"),
+        (
+            "Engine busy / sampled (s)",
+            f"{stats.engine_busy_s:.1f} / {stats.sampled_s:.1f}",
+        ),
     ]
     lines = [f"{' Server (worker /metrics) ':=^50}"]
     lines += [f"{label + ':':<34}{value:>16}" for label, value in rows]

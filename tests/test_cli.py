@@ -76,6 +76,16 @@ def test_enable_overlap_schedule_reaches_the_engine_config():
     assert not engine_options(build_parser().parse_args(["up"]))["overlap_schedule"]
 
 
+def test_stream_interval_and_skip_warmup_reach_the_engine_config():
+    from hybridserve.workers.engine.engine_config import EngineConfig
+
+    args = build_parser().parse_args(["up", "--stream-interval", "8", "--skip-server-warmup"])
+    cfg = EngineConfig(**engine_options(args))
+    assert (cfg.stream_interval, cfg.warmup) == (8, False)
+    cfg = EngineConfig(**engine_options(build_parser().parse_args(["up"])))
+    assert (cfg.stream_interval, cfg.warmup) == (1, True)
+
+
 def test_chunked_prefill_size_defaults_by_device():
     from hybridserve.workers.engine.engine_config import EngineConfig
 

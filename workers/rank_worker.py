@@ -99,8 +99,9 @@ class RankWorker:
             bridge = self._bridge()
             kv_bind = f"tcp://{host}:{kv_port or '*'}"
             address = f"{host}:{port}"
+            info, interval = bridge.reads.info, self.cfg.stream_interval
             self.frontend = FrontendProcess(
-                bridge.endpoint, bridge.reads.info, address, kv_bind, metrics
+                bridge.endpoint, info, address, kv_bind, metrics, interval
             )
         return self.frontend.address, self.frontend.metrics_url
 

@@ -21,7 +21,7 @@ class WorkerServer:
     Metrics are recorded into `metrics_registry` (its own, per server) labelled `group` (default:
     the served host:port): engine stats every `load_interval_s`, request latencies per call.
     `metrics_address` ("host:port", port 0: a free one) serves them; `serve_metrics` can also
-    start that later."""
+    start that later. `stream_interval`: tokens a stream holds before a message (WorkerServicer)."""
 
     def __init__(
         self,
@@ -32,13 +32,14 @@ class WorkerServer:
         load_interval_s: float = 0.5,
         group: str | None = None,
         metrics_address: str | None = None,
+        stream_interval: int = 1,
     ) -> None:
         self.client = client
         self._requested = address
         self._group = group
         self._metrics_address = metrics_address
         self.publisher = KVEventPublisher(client, kv_bind, kv_interval_s, load_interval_s)
-        self.servicer = WorkerServicer(client, self.publisher)
+        self.servicer = WorkerServicer(client, self.publisher, stream_interval=stream_interval)
         self.server = grpc.aio.server()
         worker_pb2_grpc.add_WorkerServicer_to_server(self.servicer, self.server)
         self.standard = StandardServices(self.server, [WORKER_SERVICE])

@@ -89,6 +89,19 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="launch each decode step before the previous one's tokens are read back, so the "
         "host's scheduling hides behind the GPU (steps with logprobs or penalties still wait)",
     )
+    g.add_argument(
+        "--stream-interval",
+        type=int,
+        default=1,
+        help="tokens a stream holds before sending them as one message (the first and last go "
+        "at once); larger values cut per-message work at high concurrency",
+    )
+    g.add_argument(
+        "--skip-server-warmup",
+        action="store_true",
+        help="GPU: skip the start-up requests that compile and autotune the prefill kernels "
+        "(the first real requests then wait for that instead)",
+    )
     g.add_argument("--seed", type=int, default=0, help="engine seed (unseeded sampling)")
 
 
@@ -112,5 +125,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         mamba_ssm_dtype=args.mamba_ssm_dtype,
         cuda_graph_max_bs=args.cuda_graph_max_bs,
         overlap_schedule=args.enable_overlap_schedule,
+        stream_interval=args.stream_interval,
+        warmup=not args.skip_server_warmup,
         seed=args.seed,
     )

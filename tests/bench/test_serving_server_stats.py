@@ -48,6 +48,9 @@ def test_sampler_reports_what_the_worker_saw_during_the_run() -> None:
                     SimpleNamespace(**{**IDLE, "last_step_seconds": 0.02, **change})
                 )
                 await asyncio.sleep(0.3)
+            final = {**busy[-1], "running": 0, "waiting": 0}  # the engine is done, the client
+            metrics.observe_stats(SimpleNamespace(**{**IDLE, **final}))  # still reads 0.3 s
+            await asyncio.sleep(0.3)
         return sampler.stats()
 
     try:
@@ -56,7 +59,9 @@ def test_sampler_reports_what_the_worker_saw_during_the_run() -> None:
         server.shutdown()
         thread.join()
     assert (stats.running_max, stats.waiting_max) == (9, 3)
-    assert 5 <= stats.running_mean <= 9
+    assert 3 <= stats.running_mean <= 8  # three quarters of the samples at 5..9
+    assert stats.engine_busy_s == pytest.approx(0.9, abs=0.1)
+    assert stats.sampled_s == pytest.approx(1.2, abs=0.1)
     assert stats.kv_usage_max == pytest.approx(0.7) and stats.state_usage_max == 1.0
     assert (stats.preemptions, stats.steps) == (1, 30)
     assert stats.mean_step_ms == pytest.approx(30.0)  # the idle snapshot's steps do not count

@@ -56,6 +56,7 @@ class EngineConfig:
     mamba_ssm_dtype: str | None = None  # SSM state cache dtype; None: the checkpoint's choice
     overlap_schedule: bool = False  # launch step k+1 before reading step k back (overlap.py)
     warmup: bool = True  # GPU: serve throwaway requests at start-up (warmup.py)
+    stream_interval: int = 1  # the Worker service: tokens a stream holds before a message
 
     def __post_init__(self) -> None:
         if self.page_size < 1:
@@ -74,6 +75,8 @@ class EngineConfig:
             raise ConfigError(f"cuda_graph_max_bs: must be >= 0, got {self.cuda_graph_max_bs}")
         if self.mamba_ssm_dtype is not None and self.mamba_ssm_dtype not in _DTYPES:
             raise ConfigError(f"mamba_ssm_dtype: expected one of {sorted(_DTYPES)}")
+        if self.stream_interval < 1:
+            raise ConfigError(f"stream_interval: must be >= 1, got {self.stream_interval}")
         if self.tp < 1:
             raise ConfigError(f"tp: must be >= 1, got {self.tp}")
         if self.ep is not None and (self.ep < 1 or self.tp % self.ep):

@@ -37,9 +37,11 @@ class FrontendProcess:
         address: str,
         kv_bind: str,
         metrics_address: str | None = None,
+        stream_interval: int = 1,
     ) -> None:
         argv = [sys.executable, "-m", __spec__.name, "--endpoint", endpoint]
         argv += ["--info", json.dumps(asdict(info)), "--address", address, "--kv-bind", kv_bind]
+        argv += ["--stream-interval", str(stream_interval)]
         if metrics_address is not None:
             argv += ["--metrics-address", metrics_address]
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE)
@@ -73,7 +75,13 @@ async def _serve(args: argparse.Namespace) -> None:
 
     client = RemoteEngineClient(args.endpoint, EngineInfo(**json.loads(args.info)))
     await client.connect()
-    server = WorkerServer(client, args.address, args.kv_bind, metrics_address=args.metrics_address)
+    server = WorkerServer(
+        client,
+        args.address,
+        args.kv_bind,
+        metrics_address=args.metrics_address,
+        stream_interval=args.stream_interval,
+    )
     await server.start()
     print(json.dumps({"address": server.address, "metrics_url": server.metrics_url}), flush=True)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads the pipe from now on
@@ -96,6 +104,7 @@ def main() -> None:
     ap.add_argument("--address", required=True)
     ap.add_argument("--kv-bind", required=True)
     ap.add_argument("--metrics-address", default=None)
+    ap.add_argument("--stream-interval", type=int, default=1)
     asyncio.run(_serve(ap.parse_args()))
 
 

@@ -43,7 +43,7 @@ async def _worker(split: bool, **options):
         client = LocalEngineClient(engine)
     server = None
     try:
-        server = await WorkerServer(client).start()
+        server = await WorkerServer(client, stream_interval=inner.cfg.stream_interval).start()
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield engine, server, channel, worker_pb2_grpc.WorkerStub(channel)
     finally:
@@ -75,6 +75,23 @@ def test_generate_streams_deltas_logprobs_and_usage(worker):
             n2 = [r async for r in stub.Generate(_request(n=2, seed=1, temperature=1.0))]
             assert {r.deltas[0].index for r in n2} == {0, 1}
             assert n2[-1].usage.completion_tokens == 8
+
+    asyncio.run(main())
+
+
+def test_stream_interval_holds_tokens_but_sends_the_first_and_last_at_once(worker):
+    async def main():
+        async with worker() as (_, _, _, stub):
+            one = [r async for r in stub.Generate(_request(max_tokens=11, ignore_eos=True))]
+        async with worker(stream_interval=4) as (_, _, _, stub):
+            held = [r async for r in stub.Generate(_request(max_tokens=11, ignore_eos=True))]
+        tokens = [[t for r in rs for d in r.deltas for t in d.token_ids] for rs in (one, held)]
+        assert tokens[0] == tokens[1] and len(tokens[0]) == 11
+        sizes = [sum(len(d.token_ids) for d in r.deltas) for r in held]
+        assert sizes[0] == 1  # the first token is not held
+        assert all(n >= 4 for n in sizes[1:-1]) and sum(sizes) == 11
+        assert held[-1].deltas[-1].finish_reason == common_pb2.FINISH_REASON_LENGTH
+        assert held[-1].usage.completion_tokens == 11 and held[0].cached_tokens == 0
 
     asyncio.run(main())
 
