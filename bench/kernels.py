@@ -232,7 +232,6 @@ def moe_case(t: int) -> tuple[torch.Tensor, ...]:
 
 def bench_moe(reps: int, sweep: bool) -> list[Row]:
     from hybridserve.kernels import moe
-    from hybridserve.kernels.moe_grouped import moe_experts_grouped
 
     rows = []
     w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
@@ -287,22 +286,6 @@ def bench_moe(reps: int, sweep: bool) -> list[Row]:
                 )
         flops = 2 * t * TOP_K * 2 * INTER * HIDDEN
         print(f"  moe_experts T={t}: {flops / rows[-1].triton_graph_us / 1e6:.0f} TFLOP/s")
-        if t >= 512:  # the grouped-GEMM candidate for prefill chunks, side by side
-            try:  # (torch._grouped_mm is private: a torch without it must not stop the check)
-                poison()
-                grouped = partial(moe_experts_grouped, x, w_up, w_down, weights, ids)
-                ref_fn = partial(ref.moe_experts, x, w_up, w_down, weights, ids)
-                shape = f"T={t} E={EXPERTS} k={TOP_K} ({touched} used)"
-                candidate = row(
-                    "moe_experts_grouped", shape, grouped(), want, 2e-2, ref_fn, grouped,
-                    nbytes, reps, ref_graph=False,
-                )  # fmt: skip
-            except (RuntimeError, AttributeError, NotImplementedError) as exc:
-                print(f"  moe_experts_grouped T={t}: not run ({exc})", flush=True)
-            else:
-                rows.append(candidate)
-                tflops = flops / candidate.triton_graph_us / 1e6
-                print(f"  moe_experts_grouped T={t}: {tflops:.0f} TFLOP/s", flush=True)
         block_m = moe.moe_block_config(t, TOP_K, EXPERTS).block_m
         us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, block_m), reps)
         print(f"  align_by_expert T={t}: {us:.1f} us (graph; part of moe_experts)", flush=True)
