@@ -33,7 +33,7 @@ def _message(request: ChatCompletionRequest, text: str) -> ChatCompletionMessage
     calls = []
     if content and parses_tool_calls(request.tools, request.tool_choice):
         content, calls = parse_tool_calls(content, request.tools)
-    if content is None and not calls:
+    if content is None and not calls and reasoning is None:  # nothing generated at all
         content = ""
     return ChatCompletionMessage(
         content=content, reasoning_content=reasoning, tool_calls=calls or None

@@ -70,6 +70,18 @@ def test_whole_chat_without_tools_or_thinking_is_all_content():
     assert reply.choices[0].finish_reason == "stop"
 
 
+def test_a_reply_cut_inside_its_reasoning_has_null_content():
+    """As vLLM and SGLang: reasoning only (max_tokens ran out before </think>) is content null;
+    an empty generation is content ""."""
+    reply = asyncio.run(chat_completion(_chat(), _events("still thinking about it")))
+    assert reply.choices[0].message.reasoning_content == "still thinking about it"
+    assert reply.choices[0].message.content is None
+    assert '"content":null' in reply.model_dump_json()
+    request = _chat(chat_template_kwargs={"enable_thinking": False})
+    empty = asyncio.run(chat_completion(request, _events("")))
+    assert empty.choices[0].message.content == ""
+
+
 def test_streamed_chat_matches_the_whole_response():
     request = _chat(tools=[WEATHER], stream=True, stream_options={"include_usage": True})
 
