@@ -102,7 +102,7 @@ class Dispatcher:
             load.pending_prefill_tokens += uncached
             load.active_tokens += len(prompt)
             started, generated = False, 0
-            call = route.group.stub.Generate(request, timeout=timeout)
+            call = route.group.stream_stub.Generate(request, timeout=timeout)
             try:
                 async for response in call:
                     if not started:

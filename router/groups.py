@@ -16,6 +16,7 @@ from hybridserve.errors import ConfigError, GroupExistsError, GroupNotFoundError
 from hybridserve.metrics import RouterMetrics
 from hybridserve.router.kv_events import KVEventSubscriber
 from hybridserve.router.prefix_index import PrefixIndex
+from hybridserve.router.stream_channel import stream_channel
 from hybridserve.v1 import kv_wire, worker_pb2, worker_pb2_grpc
 
 
@@ -29,14 +30,18 @@ class GroupLoad:
 
 
 class WorkerGroup:
-    """One registered group: its channel, what it serves, health and load."""
+    """One registered group: its channels, what it serves, health and load. Generate streams
+    run on a channel of their own whose small read window passes a slow reader's backpressure
+    to the worker (stream_channel.py); the unary calls (snapshots, health) on a default one."""
 
-    def __init__(self, group_id: str, address: str, channel: grpc.aio.Channel) -> None:
+    def __init__(self, group_id: str, address: str) -> None:
         self.id = group_id
         self.address = address
-        self.channel = channel
-        self.stub = worker_pb2_grpc.WorkerStub(channel)
-        self.health_stub = health_pb2_grpc.HealthStub(channel)
+        self.channel = grpc.aio.insecure_channel(address)
+        self.streams = stream_channel(address)
+        self.stub = worker_pb2_grpc.WorkerStub(self.channel)
+        self.stream_stub = worker_pb2_grpc.WorkerStub(self.streams)
+        self.health_stub = health_pb2_grpc.HealthStub(self.channel)
         self.info = worker_pb2.WorkerInfo()
         self.healthy = True
         self.load = GroupLoad()
@@ -46,6 +51,10 @@ class WorkerGroup:
     @property
     def model(self) -> str:
         return self.info.model
+
+    async def close(self) -> None:
+        await self.streams.close()
+        await self.channel.close()
 
     async def fetch_snapshot(self) -> tuple[int, str, list[kv_wire.WireEvent]]:
         snap = await self.stub.GetKVSnapshot(worker_pb2.GetKVSnapshotRequest(), timeout=10)
@@ -78,20 +87,20 @@ class GroupRegistry:
         if group_id is None:
             group_id = next(f"group-{n}" for n in self._ids if f"group-{n}" not in self.groups)
         self._check_free(address, group_id)
-        group = WorkerGroup(group_id, address, grpc.aio.insecure_channel(address))
+        group = WorkerGroup(group_id, address)
         try:
             group.info = await group.stub.GetInfo(worker_pb2.GetInfoRequest(), timeout=10)
         except grpc.aio.AioRpcError as exc:
-            await group.channel.close()
+            await group.close()
             raise ConfigError(f"group {group_id} at {address}: {exc.details()}") from exc
         try:
             self._check_free(address, group_id)  # a concurrent add may have taken it meanwhile
         except GroupExistsError:
-            await group.channel.close()
+            await group.close()
             raise
         index = self.indexes.setdefault(group.model, PrefixIndex(group.info.block_size))
         if index.block_size != group.info.block_size:
-            await group.channel.close()
+            await group.close()
             raise ConfigError(
                 f"group {group_id}: block size {group.info.block_size} differs from the "
                 f"{index.block_size} of the other groups serving {group.model}"
@@ -125,7 +134,7 @@ class GroupRegistry:
         if group.load.in_flight:
             self._retired.append(group)  # closed by the health loop once idle
         else:
-            await group.channel.close()
+            await group.close()
 
     def _check_free(self, address: str, group_id: str) -> None:
         if group_id in self.groups:
@@ -189,4 +198,4 @@ class GroupRegistry:
         closing = [g for g in self._retired if not (idle_only and g.load.in_flight)]
         self._retired = [g for g in self._retired if g not in closing]
         for group in closing:
-            await group.channel.close()
+            await group.close()

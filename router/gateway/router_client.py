@@ -14,6 +14,7 @@ from hybridserve.errors import (
     RequestAbortedError,
     WorkerUnavailableError,
 )
+from hybridserve.router.stream_channel import stream_channel
 from hybridserve.v1 import router_pb2, router_pb2_grpc
 
 _CONTEXT_HINTS = ("context", "exceeds the KV cache")
@@ -43,7 +44,7 @@ class RouterClient:
     def __init__(self, address: str, timeout_s: float | None = None) -> None:
         self.address = address
         self.timeout_s = timeout_s
-        self.channel = grpc.aio.insecure_channel(address)
+        self.channel = stream_channel(address)  # its streams pass backpressure to the router
         self.stub = router_pb2_grpc.RouterStub(self.channel)
 
     async def generate(

@@ -9,8 +9,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from hybridserve.router.stream_channel import stream_channel
 from hybridserve.router.tokenization import load_tokenizer
-from hybridserve.v1 import common_pb2, router_pb2
+from hybridserve.v1 import common_pb2, router_pb2, router_pb2_grpc
 from tests.router.cluster import local_cluster
 
 GREEDY = dict(temperature=0.0, ignore_eos=True)
@@ -194,7 +195,7 @@ def test_an_upstream_call_cancelled_under_the_router_ends_the_stream_with_a_stat
         async with local_cluster() as c:
             call = c.stub.Generate(_request(list(range(1, 30)), max_tokens=3000))
             first = await call.read()
-            await c.router.registry.groups[first.group].channel.close()
+            await c.router.registry.groups[first.group].streams.close()
 
             async def drain() -> None:
                 while await call.read() is not grpc.aio.EOF:
@@ -205,5 +206,30 @@ def test_an_upstream_call_cancelled_under_the_router_ends_the_stream_with_a_stat
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
             assert first.group in info.value.details()
             assert c.router.registry.groups[first.group].load.in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_a_reader_that_falls_behind_gets_the_tokens_merged_into_fewer_messages():
+    """Backpressure through both hops (stream_channel.py): a client reading through a stream
+    channel, slower than the engine steps, makes the worker merge what is due meanwhile; a
+    prompt reader still gets one message a token. The tokens are the same either way."""
+
+    async def read(stub, delay_s: float) -> tuple[list[int], int]:
+        tokens, messages = [], 0
+        async for reply in stub.Generate(_request(list(range(1, 30)), max_tokens=200)):
+            messages += 1
+            tokens += [t for d in reply.deltas for t in d.token_ids]
+            await asyncio.sleep(delay_s)
+        return tokens, messages
+
+    async def main():
+        async with local_cluster(num_groups=1) as c:
+            fast, fast_messages = await read(c.stub, 0.0)
+            async with stream_channel(c.router.address) as channel:
+                slow, slow_messages = await read(router_pb2_grpc.RouterStub(channel), 0.02)
+        assert slow == fast and len(fast) == 200
+        assert fast_messages >= 150  # the engine's pace: about one message a token
+        assert slow_messages < 120  # merged once the windows filled
 
     asyncio.run(main())
