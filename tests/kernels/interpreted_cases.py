@@ -1,0 +1,173 @@
+"""Each Triton kernel of `kernels/` against its reference under Triton's interpreter
+(`TRITON_INTERPRET=1`: the kernels run on CPU tensors through NumPy), at small, odd shapes and in
+float32, so a machine without a GPU (CI) executes the kernels' own indexing, masking and
+arithmetic. (Their bf16 rounding and speed are checked on the GPU: bench/gpu_check.py.)
+
+    TRITON_INTERPRET=1 python3 -m tests.kernels.interpreted_cases [case ...]
+
+The interpreter must be on before the kernel modules are imported (it is read when `triton.jit`
+decorates them), so test_interpreted_kernels.py runs this in a subprocess. Fails (exit 1) on the
+first case out of its bound; prints each case with its error."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+from hybridserve.kernels import ref
+from tests.kernels.kernel_checks import offsets, rel_err
+
+# float32: the interpreter's bf16 `tl.dot` returns garbage (NumPy has no bf16), and in fp32 an
+# indexing or masking error stands out from rounding by orders of magnitude
+DTYPE = torch.float32
+REL = 1e-5
+CASES: dict[str, Callable[[], float]] = {}
+
+
+def _fix_scalar_index() -> None:
+    """The interpreter holds a scalar as a one-element array and converts it with `int()`,
+    which NumPy 2.4 refuses for arrays of one dimension: loops bounded by a kernel argument
+    (`range(0, n, BLOCK)`) then fail. Convert through `.item()` instead."""
+    from triton.runtime import interpreter
+
+    patch = interpreter._patch_lang_tensor
+
+    def patched(tensor: type, scope: object) -> None:
+        patch(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.item()))
+
+    interpreter._patch_lang_tensor = patched
+
+
+def case(fn: Callable[[], float]) -> Callable[[], float]:
+    CASES[fn.__name__] = fn
+    return fn
+
+
+@case
+def rms_norm() -> float:
+    from hybridserve.kernels import norm
+
+    x, w = torch.randn(3, 100, dtype=DTYPE) * 3, torch.randn(100, dtype=DTYPE)
+    return rel_err(norm.rms_norm(x, w, 1e-5), ref.rms_norm(x, w, 1e-5))
+
+
+@case
+def gated_rms_norm() -> float:
+    from hybridserve.kernels import norm
+
+    y, z = torch.randn(2, 3, 96, dtype=DTYPE)
+    w = torch.randn(96, dtype=DTYPE)
+    return rel_err(norm.gated_rms_norm(y, z, w, 24, 1e-5), ref.gated_rms_norm(y, z, w, 24, 1e-5))
+
+
+@case
+def conv1d_update_slots() -> float:
+    from hybridserve.kernels import conv1d
+
+    x, w, b = torch.randn(3, 100, dtype=DTYPE), torch.randn(100, 4, dtype=DTYPE), None
+    cache = torch.randn(9, 100, 3, dtype=DTYPE)
+    slots = torch.tensor([7, 2, 4])
+    want, want_state = ref.conv1d_update(x, cache[slots], w, b)
+    out = conv1d.conv1d_update_slots(x, cache, w, b, slots.to(torch.int32))
+    assert torch.equal(cache[slots], want_state), "conv states"
+    return rel_err(out, want)
+
+
+@case
+def causal_conv1d_varlen() -> float:
+    from hybridserve.kernels import conv1d
+
+    cu = offsets([17, 1, 40])
+    x, w = torch.randn(cu[-1], 100, dtype=DTYPE), torch.randn(100, 4, dtype=DTYPE)
+    b = torch.randn(100, dtype=DTYPE)
+    init = torch.randn(3, 100, 3, dtype=DTYPE)
+    init[1] = 0  # a sequence without history
+    want = ref.causal_conv1d_varlen(x, w, b, cu, init)
+    return rel_err(conv1d.causal_conv1d_varlen(x, w, b, cu, init), want)
+
+
+@case
+def selective_state_update_slots() -> float:
+    from hybridserve.kernels import ssu
+
+    heads, p, n, groups, batch = 6, 20, 24, 2, 3
+    cache = torch.randn(9, heads, p, n)
+    slots = torch.tensor([5, 0, 8])
+    act = torch.randn(batch, heads * p + 2 * groups * n, dtype=DTYPE)
+    x = act[:, : heads * p].view(batch, heads, p)
+    B = act[:, heads * p : heads * p + groups * n].view(batch, groups, n)
+    C = act[:, heads * p + groups * n :].view(batch, groups, n)
+    dt, A, D = torch.rand(batch, heads) * 0.5, -torch.rand(heads) * 4, torch.randn(heads)
+    state = cache[slots]
+    want = ref.selective_state_update(state, x, dt, A, B, C, D)
+    out = ssu.selective_state_update_slots(cache, slots.to(torch.int32), x, dt, A, B, C, D)
+    assert rel_err(cache[slots], state) < REL, "states"
+    return rel_err(out, want)
+
+
+@case
+def gate_topk() -> float:
+    from hybridserve.kernels import gate
+
+    x, w = torch.randn(3, 64, dtype=DTYPE), torch.randn(40, 64) * 64**-0.5
+    bias = torch.randn(40) * 0.1
+    want_w, want_ids = ref.gate_topk(x, w, bias, 3, 1, 1, True, 2.5)
+    logits = x.float() @ w.t()
+    got_w, got_ids = gate.topk_from_logits(logits, bias, 3, True, 2.5)
+    assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values), "expert ids"
+    return rel_err(got_w.gather(1, got_ids.argsort(-1)), want_w.gather(1, want_ids.argsort(-1)))
+
+
+@case
+def moe_experts() -> float:
+    from hybridserve.kernels import moe
+
+    tokens, experts, hidden, inter, k = 5, 16, 72, 40, 3  # 8 local experts: ids 8..15
+    x = torch.randn(tokens, hidden, dtype=DTYPE)
+    w_up = torch.randn(experts, inter, hidden, dtype=DTYPE)[8:].contiguous() * hidden**-0.5
+    w_down = torch.randn(experts, hidden, inter, dtype=DTYPE)[8:].contiguous() * inter**-0.5
+    ids = torch.rand(tokens, experts).topk(k, dim=-1).indices
+    weights = torch.rand(tokens, k)
+    want = ref.moe_experts(x, w_up, w_down, weights, ids, first_expert=8)
+    cfg = moe.MoEBlockConfig(16, 32, 32, 4, 1, group_m=2)
+    out = moe.moe_experts(x, w_up, w_down, weights, ids, first_expert=8, config=cfg)
+    return rel_err(out, want)
+
+
+@case
+def paged_decode_attention() -> float:
+    from hybridserve.kernels import attention
+
+    hq, hkv, d, lengths = 4, 2, 16, [1, 37, 5]
+    total = sum(lengths)
+    k_cache, v_cache = torch.randn(2, total + 10, hkv, d, dtype=DTYPE)
+    kv_indices = torch.randperm(total + 10)[:total]
+    indptr = offsets(lengths)
+    q = torch.randn(len(lengths), hq, d, dtype=DTYPE)
+    cu_q = list(range(len(lengths) + 1))
+    want = ref.attention_varlen(q, k_cache, v_cache, cu_q, kv_indices, indptr, d**-0.5)
+    indptr_t = torch.tensor(indptr, dtype=torch.int32)
+    out = attention.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr_t, d**-0.5)
+    return rel_err(out, want)
+
+
+def main(names: list[str]) -> int:
+    _fix_scalar_index()
+    torch.manual_seed(0)
+    for name in names or list(CASES):
+        started = time.perf_counter()
+        err = CASES[name]()
+        ok = err < REL
+        print(f"{name}: rel err {err:.1e} ({time.perf_counter() - started:.1f} s)", flush=True)
+        if not ok:
+            print(f"{name}: over the bound {REL}", flush=True)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
