@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from hybridserve.kernels import ref
 
 __all__ = [
+    "add_rms_norm",
     "attention_varlen",
     "causal_conv1d_varlen",
     "conv1d_update",
@@ -33,6 +34,16 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     from hybridserve.kernels import norm
 
     return norm.rms_norm(x, weight, eps)
+
+
+def add_rms_norm(
+    residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if not residual.is_cuda:
+        return ref.add_rms_norm(residual, delta, weight, eps)
+    from hybridserve.kernels import norm
+
+    return norm.add_rms_norm(residual, delta, weight, eps)
 
 
 def gated_rms_norm(

@@ -1,4 +1,5 @@
-"""Triton RMSNorm and grouped gated RMSNorm (oracles: kernels/ref/norm.py)."""
+"""Triton RMSNorm (alone and after the residual add) and grouped gated RMSNorm (oracles:
+kernels/ref/norm.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,47 @@ import triton.language as tl
 
 
 @triton.jit
+def _normalized(x, w_ptr, cols, mask, n, eps):
+    """`w * x / rms(x)` of one fp32 row (zeros past `n`)."""
+    rstd = tl.rsqrt(tl.sum(x * x, axis=0) / n + eps)
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    return w * (x * rstd)
+
+
+@triton.jit
 def _rms_norm_kernel(x_ptr, w_ptr, out_ptr, stride_x, stride_out, n, eps, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     mask = cols < n
     x = tl.load(x_ptr + row * stride_x + cols, mask=mask, other=0.0).to(tl.float32)
-    rstd = tl.rsqrt(tl.sum(x * x, axis=0) / n + eps)
-    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
-    y = w * (x * rstd)
+    y = _normalized(x, w_ptr, cols, mask, n, eps)
+    tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _add_rms_norm_kernel(
+    r_ptr,
+    d_ptr,
+    w_ptr,
+    sum_ptr,
+    out_ptr,
+    stride_r,
+    stride_d,
+    stride_sum,
+    stride_out,
+    n,
+    eps,
+    BLOCK: tl.constexpr,
+):
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n
+    r = tl.load(r_ptr + row * stride_r + cols, mask=mask, other=0.0).to(tl.float32)
+    d = tl.load(d_ptr + row * stride_d + cols, mask=mask, other=0.0).to(tl.float32)
+    total = (r + d).to(sum_ptr.dtype.element_ty)
+    tl.store(sum_ptr + row * stride_sum + cols, total, mask=mask)
+    x = total.to(out_ptr.dtype.element_ty).to(tl.float32)  # the norm reads the sum cast down
+    y = _normalized(x, w_ptr, cols, mask, n, eps)
     tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -34,6 +68,40 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
         x2, weight, out, x2.stride(0), out.stride(0), n, eps, BLOCK=block, num_warps=warps
     )
     return out.view(x.shape)
+
+
+def add_rms_norm(
+    residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(`residual + delta` in residual's dtype, the RMSNorm of that sum cast to weight's dtype)
+    in one pass: a block boundary of the residual stream (the add, cast and norm were three
+    kernels)."""
+    n = residual.shape[-1]
+    r2, d2 = residual.reshape(-1, n), delta.reshape(-1, n)
+    if r2.stride(-1) != 1:
+        r2 = r2.contiguous()
+    if d2.stride(-1) != 1:
+        d2 = d2.contiguous()
+    total = torch.empty((r2.shape[0], n), dtype=residual.dtype, device=residual.device)
+    out = torch.empty((r2.shape[0], n), dtype=weight.dtype, device=residual.device)
+    if r2.shape[0]:
+        block = triton.next_power_of_2(n)
+        _add_rms_norm_kernel[(r2.shape[0],)](
+            r2,
+            d2,
+            weight,
+            total,
+            out,
+            r2.stride(0),
+            d2.stride(0),
+            total.stride(0),
+            out.stride(0),
+            n,
+            eps,
+            BLOCK=block,
+            num_warps=4 if block <= 2048 else 8,
+        )
+    return total.view(residual.shape), out.view(residual.shape)
 
 
 @triton.jit

@@ -4,7 +4,7 @@ version is tested against. Inputs are flat varlen batches (no padding)."""
 from hybridserve.kernels.ref.attention import attention_varlen
 from hybridserve.kernels.ref.conv1d import causal_conv1d_varlen, conv1d_states_at, conv1d_update
 from hybridserve.kernels.ref.moe import gate_topk, moe_experts
-from hybridserve.kernels.ref.norm import gated_rms_norm, rms_norm
+from hybridserve.kernels.ref.norm import add_rms_norm, gated_rms_norm, rms_norm
 from hybridserve.kernels.ref.ssd import (
     add_initial_states,
     selective_state_update,
@@ -14,6 +14,7 @@ from hybridserve.kernels.ref.ssd import (
 
 __all__ = [
     "add_initial_states",
+    "add_rms_norm",
     "attention_varlen",
     "causal_conv1d_varlen",
     "conv1d_states_at",

@@ -13,6 +13,15 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return (weight.float() * x32).to(x.dtype)
 
 
+def add_rms_norm(
+    residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A pre-norm block boundary: the residual stream plus the block's output (in the stream's
+    dtype), and the next block's RMSNorm of that sum cast to the weight's dtype."""
+    total = residual + delta
+    return total, rms_norm(total.to(weight.dtype), weight, eps)
+
+
 def gated_rms_norm(
     y: torch.Tensor,  # [T, d_inner]
     z: torch.Tensor,  # [T, d_inner]

@@ -56,6 +56,18 @@ def rms_norm() -> float:
 
 
 @case
+def add_rms_norm() -> float:
+    from hybridserve.kernels import norm
+
+    residual, delta = torch.randn(2, 3, 100) * 3
+    w = torch.randn(100)
+    want_sum, want = ref.add_rms_norm(residual, delta, w, 1e-5)
+    total, out = norm.add_rms_norm(residual, delta, w, 1e-5)
+    assert torch.equal(total, want_sum), "residual sum"
+    return rel_err(out, want)
+
+
+@case
 def gated_rms_norm() -> float:
     from hybridserve.kernels import norm
 

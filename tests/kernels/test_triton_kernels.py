@@ -26,6 +26,23 @@ def test_rms_norm(rows: int, hidden: int) -> None:
 
 @gpu
 @pytest.mark.parametrize("rows", [1, 3, 257])
+@pytest.mark.parametrize("hidden", [2688, 100])
+@pytest.mark.parametrize("stream_dtype", [torch.float32, torch.bfloat16])  # residual_in_fp32
+def test_add_rms_norm(rows: int, hidden: int, stream_dtype: torch.dtype) -> None:
+    from hybridserve.kernels import norm
+
+    residual = torch.randn(rows, hidden, device="cuda", dtype=stream_dtype) * 3
+    delta = torch.randn(rows, hidden, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(hidden, device="cuda", dtype=torch.bfloat16)
+    want_sum, want = ref.add_rms_norm(residual, delta, w, 1e-5)
+    poison()
+    total, out = norm.add_rms_norm(residual, delta, w, 1e-5)
+    assert torch.equal(total, want_sum) and out.dtype == torch.bfloat16
+    assert rel_err(out, want) < BF16_REL
+
+
+@gpu
+@pytest.mark.parametrize("rows", [1, 3, 257])
 @pytest.mark.parametrize(("d_inner", "group"), [(4096, 512), (4096, 4096), (96, 24)])
 def test_gated_rms_norm(rows: int, d_inner: int, group: int) -> None:
     from hybridserve.kernels import norm

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hybridserve import kernels
 from hybridserve.workers.distributed import ParallelContext
 from hybridserve.workers.layers import (
     Attention,
@@ -36,20 +37,14 @@ MIXERS: dict[str, type[nn.Module]] = {
 
 
 class Block(nn.Module):
-    """`h + mixer(norm(h))`; the residual stays fp32 when the config asks for it."""
+    """One pre-norm block, `h + mixer(norm(h))`: its norm and mixer under the checkpoint's names.
+    The model runs the residual stream itself (fp32 when the config asks for it), each block's
+    add fused with the next block's norm."""
 
     def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
         self.norm = RMSNorm(config.hidden_size, config.layer_norm_epsilon)
         self.mixer = MIXERS[config.layer_types[layer_id]](config, layer_id, parallel)
-        self.residual_in_fp32 = config.residual_in_fp32
-
-    def forward(
-        self, h: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
-    ) -> torch.Tensor:
-        dtype = self.norm.weight.dtype
-        out = self.mixer(self.norm(h.to(dtype)), batch, caches)
-        return (h.float() if self.residual_in_fp32 else h) + out
 
 
 class NemotronHForCausalLM(nn.Module):
@@ -85,8 +80,14 @@ class NemotronHForCausalLM(nn.Module):
     def forward(self, batch: ForwardBatch, caches: HybridCacheBuffers) -> torch.Tensor:
         """Returns fp32 logits [n, vocab] for `batch.logits_indices` (all tokens when None)."""
         h = self.embeddings(batch.input_ids)
-        for layer in self.layers:
-            h = layer(h, batch, caches)
+        residual = h.float() if self.config.residual_in_fp32 else h
+        x = self.layers[0].norm(h.to(self.layers[0].norm.weight.dtype))
+        for layer, after in zip(self.layers, [*self.layers[1:], None]):
+            out = layer.mixer(x, batch, caches)
+            if after is None:
+                h = residual + out
+            else:  # this block's residual add and the next block's norm, one kernel
+                residual, x = kernels.add_rms_norm(residual, out, after.norm.weight, after.norm.eps)
         if batch.logits_indices is not None:
             h = h[batch.logits_indices]
         h = self.norm_f(h.to(self.norm_f.weight.dtype))
