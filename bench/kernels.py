@@ -161,9 +161,11 @@ def bench_attention(reps: int) -> list[Row]:
     return rows
 
 
-def _ref_ssu_slots(cache: torch.Tensor, slots: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+def _ref_ssu_slots(cache: torch.Tensor, slots: torch.Tensor, *args) -> torch.Tensor:
+    """The layer's decode step before the kernel: softplus_dt, then the reference update."""
+    x, dt, dt_bias, limit, *rest = args
     state = cache[slots]
-    y = ref.selective_state_update(state, *args)
+    y = ref.selective_state_update(state, x, ref.softplus_dt(dt, dt_bias, limit), *rest)
     cache[slots] = state
     return y
 
@@ -175,8 +177,10 @@ def bench_mamba_decode(reps: int) -> list[Row]:
     for bsz in (1, 64, 512):
         cache = torch.randn(1024, MAMBA_HEADS, MAMBA_P, SSM_N, device="cuda")
         slots = torch.randperm(1024, device="cuda")[:bsz]
-        args = mamba_inputs(bsz, dt_scale=0.5)
-        want = ref.selective_state_update(cache[slots], *args)
+        x, dt, A, B, C, D = mamba_inputs(bsz, dt_scale=0.5)
+        dt_bias = torch.randn(MAMBA_HEADS, device="cuda") * 0.1 - 1  # dt: before softplus
+        args = (x, dt, dt_bias, (0.0, float("inf")), A, B, C, D)
+        want = _ref_ssu_slots(cache.clone(), slots, *args)
         poison()
         out = ssu.selective_state_update_slots(cache.clone(), slots, *args)
         rows.append(

@@ -88,21 +88,24 @@ def selective_state_update_slots(
     cache: torch.Tensor,  # [num_slots, H, P, N], advanced in place at `slots`
     slots: torch.Tensor,  # [B] distinct state slots
     x: torch.Tensor,  # [B, H, P]
-    dt: torch.Tensor,  # [B, H] fp32, after softplus
+    dt: torch.Tensor,  # [B, H] before bias and softplus (in_proj's dt channels)
+    dt_bias: torch.Tensor,  # [H] fp32
+    dt_limit: tuple[float, float],
     A: torch.Tensor,  # [H]
     B: torch.Tensor,  # [B, G, N]
     C: torch.Tensor,  # [B, G, N]
     D: torch.Tensor,  # [H]
 ) -> torch.Tensor:
-    """`selective_state_update` on `cache[slots]`, writing the new states back; y [B, H, P]."""
+    """`selective_state_update` with dt = `softplus_dt(dt, dt_bias, dt_limit)` on
+    `cache[slots]`, writing the new states back; y [B, H, P]."""
     if not x.is_cuda:
         state = cache[slots]
-        y = ref.selective_state_update(state, x, dt, A, B, C, D)
+        y = ref.selective_state_update(state, x, ref.softplus_dt(dt, dt_bias, dt_limit), A, B, C, D)
         cache[slots] = state
         return y
     from hybridserve.kernels import ssu
 
-    return ssu.selective_state_update_slots(cache, slots, x, dt, A, B, C, D)
+    return ssu.selective_state_update_slots(cache, slots, x, dt, dt_bias, dt_limit, A, B, C, D)
 
 
 def moe_experts(

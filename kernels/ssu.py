@@ -3,7 +3,9 @@ oracle: kernels/ref/ssd.py `selective_state_update` on `cache[slots]`.
 
 One program per (sequence, head, block of head_dim rows): it reads its rows of the fp32 state
 [P, N] once, decays them by exp(dt * A), adds dt * x * B, writes them back and reduces them
-against C, so the step is one pass over the state instead of the reference's ~15 kernels.
+against C, so the step is one pass over the state instead of the reference's ~15 kernels. dt
+arrives as in_proj wrote it: the kernel adds dt_bias, applies softplus and the clamp
+(`ref.softplus_dt`), three kernels a layer fewer in every decode step.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ def _ssu_kernel(
     state_ptr,  # [num_slots, H, P, N]
     slots_ptr,  # [B]
     x_ptr,  # [B, H, P]
-    dt_ptr,  # [B, H] fp32
+    dt_ptr,  # [B, H] before bias and softplus
+    dt_bias_ptr,  # [H] fp32
     a_ptr,  # [H]
     b_ptr,  # [B, G, N]
     c_ptr,  # [B, G, N]
@@ -39,6 +42,8 @@ def _ssu_kernel(
     P,
     N,
     heads_per_group,
+    dt_min,
+    dt_max,
     BLOCK_P: tl.constexpr,
     BLOCK_N: tl.constexpr,
 ):
@@ -61,7 +66,9 @@ def _ssu_kernel(
     s = tl.load(s_ptrs, mask=smask, other=0.0).to(tl.float32)
     x = tl.load(x_ptr + b * stride_x_b + h * stride_x_h + offs_p, mask=pmask, other=0.0)
     x = x.to(tl.float32)
-    dt = tl.load(dt_ptr + b * stride_dt_b + h).to(tl.float32)
+    dt = tl.load(dt_ptr + b * stride_dt_b + h).to(tl.float32) + tl.load(dt_bias_ptr + h)
+    dt = tl.where(dt <= 20.0, tl.log(tl.exp(dt) + 1.0), dt)  # softplus, torch's threshold
+    dt = tl.minimum(tl.maximum(dt, dt_min), dt_max)
     a = tl.load(a_ptr + h).to(tl.float32)
     d = tl.load(d_ptr + h).to(tl.float32)
     bv = tl.load(b_ptr + b * stride_b_b + g * stride_b_g + offs_n, mask=nmask, other=0.0)
@@ -77,7 +84,9 @@ def selective_state_update_slots(
     cache: torch.Tensor,  # [num_slots, H, P, N], advanced in place at `slots`
     slots: torch.Tensor,  # [B] distinct state slots
     x: torch.Tensor,  # [B, H, P]
-    dt: torch.Tensor,  # [B, H] fp32, after softplus
+    dt: torch.Tensor,  # [B, H] before bias and softplus
+    dt_bias: torch.Tensor,  # [H] fp32
+    dt_limit: tuple[float, float],
     A: torch.Tensor,  # [H]
     B: torch.Tensor,  # [B, G, N]
     C: torch.Tensor,  # [B, G, N]
@@ -97,6 +106,7 @@ def selective_state_update_slots(
         slots,
         x,
         dt,
+        dt_bias,
         A,
         B,
         C,
@@ -117,6 +127,8 @@ def selective_state_update_slots(
         p,
         n,
         heads // groups,
+        float(dt_limit[0]),
+        float(dt_limit[1]),
         BLOCK_P=block_p,
         BLOCK_N=triton.next_power_of_2(n),
         num_warps=4,

@@ -8,6 +8,7 @@ from hybridserve.kernels.ref.norm import add_rms_norm, gated_rms_norm, rms_norm
 from hybridserve.kernels.ref.ssd import (
     add_initial_states,
     selective_state_update,
+    softplus_dt,
     ssd_scan,
     ssd_scan_varlen,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "moe_experts",
     "rms_norm",
     "selective_state_update",
+    "softplus_dt",
     "ssd_scan",
     "ssd_scan_varlen",
 ]

@@ -51,6 +51,18 @@ def ssd_scan(
     return torch.cat(ys).to(x.dtype), state
 
 
+NO_DT_LIMIT = (0.0, float("inf"))
+
+
+def softplus_dt(
+    dt: torch.Tensor, dt_bias: torch.Tensor, dt_limit: tuple[float, float]
+) -> torch.Tensor:
+    """The step size from in_proj's dt channels: softplus(dt + dt_bias) in fp32, clamped to
+    `dt_limit` (the config's time_step_limit; no clamp for the default (0, inf))."""
+    dt = torch.nn.functional.softplus(dt.float() + dt_bias)
+    return dt if dt_limit == NO_DT_LIMIT else dt.clamp(*dt_limit)
+
+
 def selective_state_update(
     state: torch.Tensor,  # [Bt, H, P, N], updated in place
     x: torch.Tensor,  # [Bt, H, P]

@@ -113,10 +113,15 @@ def selective_state_update_slots() -> float:
     x = act[:, : heads * p].view(batch, heads, p)
     B = act[:, heads * p : heads * p + groups * n].view(batch, groups, n)
     C = act[:, heads * p + groups * n :].view(batch, groups, n)
-    dt, A, D = torch.rand(batch, heads) * 0.5, -torch.rand(heads) * 4, torch.randn(heads)
+    dt, dt_bias = torch.randn(batch, heads) * 2, torch.randn(heads) - 2  # before softplus
+    A, D = -torch.rand(heads) * 4, torch.randn(heads)
+    dt[0, 0] = 30.0  # past softplus's threshold
+    limit = (0.05, 5.0)  # the config's time_step_limit
     state = cache[slots]
-    want = ref.selective_state_update(state, x, dt, A, B, C, D)
-    out = ssu.selective_state_update_slots(cache, slots.to(torch.int32), x, dt, A, B, C, D)
+    want = ref.selective_state_update(state, x, ref.softplus_dt(dt, dt_bias, limit), A, B, C, D)
+    out = ssu.selective_state_update_slots(
+        cache, slots.to(torch.int32), x, dt, dt_bias, limit, A, B, C, D
+    )
     assert rel_err(cache[slots], state) < REL, "states"
     return rel_err(out, want)
 

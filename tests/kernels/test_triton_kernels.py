@@ -220,10 +220,11 @@ def ssu_inputs(batch: int, heads: int, p: int, n: int, groups: int, dev: str):
     x = act[:, : heads * p].view(batch, heads, p)
     B = act[:, heads * p : heads * p + groups * n].view(batch, groups, n)
     C = act[:, heads * p + groups * n :].view(batch, groups, n)
-    dt = torch.rand(batch, heads, device=dev) * 0.5
+    dt = torch.randn(batch, heads, device=dev, dtype=torch.bfloat16) * 2  # as in_proj writes it
+    dt_bias = torch.randn(heads, device=dev) - 2
     A = -torch.rand(heads, device=dev) * 4
     D = torch.randn(heads, device=dev)
-    return cache, slots, x, dt, A, B, C, D
+    return cache, slots, x, dt, dt_bias, A, B, C, D
 
 
 @gpu
@@ -235,13 +236,16 @@ def test_selective_state_update_slots(
 ):
     from hybridserve.kernels import ssu
 
-    cache, slots, x, dt, A, B, C, D = ssu_inputs(batch, heads, p, n, groups, "cuda")
+    cache, slots, x, dt, dt_bias, A, B, C, D = ssu_inputs(batch, heads, p, n, groups, "cuda")
     cache = cache.to(state_dtype)
     state = cache[slots]
-    want = ref.selective_state_update(state, x, dt, A, B, C, D)
+    limit = (0.0, float("inf")) if batch != 3 else (0.05, 0.5)  # the config's time_step_limit
+    want = ref.selective_state_update(state, x, ref.softplus_dt(dt, dt_bias, limit), A, B, C, D)
     untouched = cache.clone()
     poison()
-    out = ssu.selective_state_update_slots(cache, slots.to(torch.int32), x, dt, A, B, C, D)
+    out = ssu.selective_state_update_slots(
+        cache, slots.to(torch.int32), x, dt, dt_bias, limit, A, B, C, D
+    )
     assert rel_err(out, want) < BF16_REL
     bound = 1e-5 if state_dtype == torch.float32 else BF16_REL  # both round the same fp32
     assert rel_err(cache[slots], state) < bound
@@ -288,10 +292,11 @@ def test_dispatch_uses_reference_on_cpu() -> None:
 
 
 def test_selective_state_update_slots_on_cpu() -> None:
-    cache, slots, x, dt, A, B, C, D = ssu_inputs(3, 4, 8, 16, 2, "cpu")
+    cache, slots, x, dt, dt_bias, A, B, C, D = ssu_inputs(3, 4, 8, 16, 2, "cpu")
     state = cache[slots]
-    want = ref.selective_state_update(state, x, dt, A, B, C, D)
-    out = kernels.selective_state_update_slots(cache, slots, x, dt, A, B, C, D)
+    limit = (0.0, float("inf"))
+    want = ref.selective_state_update(state, x, ref.softplus_dt(dt, dt_bias, limit), A, B, C, D)
+    out = kernels.selective_state_update_slots(cache, slots, x, dt, dt_bias, limit, A, B, C, D)
     assert torch.equal(out, want) and torch.equal(cache[slots], state)
 
 

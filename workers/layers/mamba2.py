@@ -8,7 +8,6 @@ state one token in place.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hybridserve import kernels
@@ -80,16 +79,15 @@ class Mamba2Mixer(nn.Module):
             [self.d_inner, self.d_inner + 2 * gn, self.num_heads], -1
         )
         A, dt_bias = self._fp32_constants()
-        dt = F.softplus(dt.float() + dt_bias)
-        if self.dt_limit != (0.0, float("inf")):
-            dt = dt.clamp(*self.dt_limit)
         conv = caches.conv[self.cache_index]  # [slots, conv_dim, K-1]
         ssm = caches.ssm[self.cache_index]  # [slots, H, P, N]
         nd, parts = batch.num_decode, []
         if nd:  # decode rows hold one token each, first in the batch
-            parts.append(self._decode(xbc[:nd], dt[:nd], A, conv, ssm, batch.state_slots[:nd]))
+            slots = batch.state_slots[:nd]
+            parts.append(self._decode(xbc[:nd], dt[:nd], dt_bias, A, conv, ssm, slots))
         if nd < batch.num_seqs:
-            parts.append(self._extend(xbc[nd:], dt[nd:], A, conv, ssm, batch))
+            dt = ref.softplus_dt(dt[nd:], dt_bias, self.dt_limit)
+            parts.append(self._extend(xbc[nd:], dt, A, conv, ssm, batch))
         y = parts[0] if len(parts) == 1 else torch.cat(parts)
         y = self.norm(y.reshape(x.shape[0], self.d_inner), z)
         return self.out_proj(y)
@@ -119,7 +117,8 @@ class Mamba2Mixer(nn.Module):
     def _decode(
         self,
         xbc: torch.Tensor,
-        dt: torch.Tensor,
+        dt: torch.Tensor,  # in_proj's dt channels (the state update applies bias and softplus)
+        dt_bias: torch.Tensor,
         A: torch.Tensor,
         conv: torch.Tensor,
         ssm: torch.Tensor,
@@ -128,7 +127,9 @@ class Mamba2Mixer(nn.Module):
         w = self.conv1d.weight[:, 0, :]
         act = kernels.conv1d_update_slots(xbc, conv, w, self.conv1d.bias, slots)
         xs, B, C = self._split_xbc(act)
-        return kernels.selective_state_update_slots(ssm, slots, xs, dt, A, B, C, self.D)
+        return kernels.selective_state_update_slots(
+            ssm, slots, xs, dt, dt_bias, self.dt_limit, A, B, C, self.D
+        )
 
     def _extend(
         self,
