@@ -47,6 +47,11 @@ def _ref_conv1d_update_slots(
     return out
 
 
+def _flat(tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Several outputs as one fp32 vector, so one error measure covers them all."""
+    return torch.cat([t.float().flatten() for t in tensors])
+
+
 def bench_norms(reps: int) -> list[Row]:
     from hybridserve.kernels import norm
 
@@ -69,6 +74,23 @@ def bench_norms(reps: int) -> list[Row]:
                 partial(ref.rms_norm, x, w, 1e-5),
                 partial(norm.rms_norm, x, w, 1e-5),
                 nbytes,
+                reps,
+            )
+        )
+        delta = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
+        want = _flat(ref.add_rms_norm(x, delta, w, 1e-5))
+        poison()
+        out = _flat(norm.add_rms_norm(x, delta, w, 1e-5))
+        rows.append(
+            row(
+                "add_rms_norm (residual + norm)",
+                f"T={t} h={HIDDEN}",
+                out,
+                want,
+                1e-2,
+                partial(ref.add_rms_norm, x, delta, w, 1e-5),
+                partial(norm.add_rms_norm, x, delta, w, 1e-5),
+                4 * x.numel() * 2,
                 reps,
             )
         )
