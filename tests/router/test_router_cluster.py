@@ -233,3 +233,24 @@ def test_a_reader_that_falls_behind_gets_the_tokens_merged_into_fewer_messages()
         assert slow_messages < 120  # merged once the windows filled
 
     asyncio.run(main())
+
+
+def test_streams_that_stop_being_read_do_not_stall_the_others():
+    """Small read windows are per stream (stream_channel.py): 100 stalled streams on the
+    gateway's kind of channel, 100 KB of windows if the connection were blocked by them, leave
+    a fresh stream on the same channel free to finish."""
+
+    async def main():
+        cluster = local_cluster(num_groups=1, max_running_requests=128)
+        async with cluster as c, stream_channel(c.router.address) as channel:
+            stub = router_pb2_grpc.RouterStub(channel)
+            stalled = [stub.Generate(_request([5 + i, 6, 7], 200)) for i in range(100)]
+            for call in stalled:
+                await call.read()  # started, then never read again
+            reply = stub.Generate(_request([9, 9, 9], max_tokens=20))
+            tokens = [t async for r in reply for d in r.deltas for t in d.token_ids]
+            assert len(tokens) == 20
+            for call in stalled:
+                call.cancel()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=120))
