@@ -95,6 +95,11 @@ class Scheduler:
         for req in sorted(self.running, key=lambda r: r.arrival):
             if id(req) in self._retracted:  # earlier in this loop
                 continue
+            if req.remaining == 1 and not req.in_prefill and req.snapshot_at is None:
+                if self._reserve_or_retract(req, 1, chunks):  # a decode row: no prefill rules
+                    slot = self.cache.next_slot(req)
+                    chunks.append(ScheduledChunk(req, req.num_processed, [slot]))
+                continue
             n = 1 if req.remaining == 1 else self._chunk_len(req, budget)
             if n == 0:
                 continue
