@@ -53,17 +53,25 @@ def _add_rms_norm_kernel(
     tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    """`x` as [rows, last dim] with unit stride along a row (what the kernels index)."""
+    x2 = x.reshape(-1, x.shape[-1])
+    return x2 if x2.stride(-1) == 1 else x2.contiguous()
+
+
+def _row_warps(block: int) -> int:
+    return 4 if block <= 2048 else 8
+
+
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """`weight * x / rms(x)` over the last dim, fp32 inside, out in x's dtype."""
     n = x.shape[-1]
-    x2 = x.reshape(-1, n)
-    if x2.stride(-1) != 1:
-        x2 = x2.contiguous()
+    x2 = _rows(x)
     out = torch.empty((x2.shape[0], n), dtype=x.dtype, device=x.device)
     if x2.shape[0] == 0:
         return out.view(x.shape)
     block = triton.next_power_of_2(n)
-    warps = 4 if block <= 2048 else 8
+    warps = _row_warps(block)
     _rms_norm_kernel[(x2.shape[0],)](
         x2, weight, out, x2.stride(0), out.stride(0), n, eps, BLOCK=block, num_warps=warps
     )
@@ -74,14 +82,10 @@ def add_rms_norm(
     residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(`residual + delta` in residual's dtype, the RMSNorm of that sum cast to weight's dtype)
-    in one pass: a block boundary of the residual stream (the add, cast and norm were three
-    kernels)."""
+    in one pass: a block boundary of the residual stream (the add and the norm were two
+    kernels, three with a cast from an fp32 stream)."""
     n = residual.shape[-1]
-    r2, d2 = residual.reshape(-1, n), delta.reshape(-1, n)
-    if r2.stride(-1) != 1:
-        r2 = r2.contiguous()
-    if d2.stride(-1) != 1:
-        d2 = d2.contiguous()
+    r2, d2 = _rows(residual), _rows(delta)
     total = torch.empty((r2.shape[0], n), dtype=residual.dtype, device=residual.device)
     out = torch.empty((r2.shape[0], n), dtype=weight.dtype, device=residual.device)
     if r2.shape[0]:
@@ -99,7 +103,7 @@ def add_rms_norm(
             n,
             eps,
             BLOCK=block,
-            num_warps=4 if block <= 2048 else 8,
+            num_warps=_row_warps(block),
         )
     return total.view(residual.shape), out.view(residual.shape)
 
@@ -140,11 +144,7 @@ def gated_rms_norm(
 ) -> torch.Tensor:
     """`weight * norm_per_group(y * silu(z))`; one program per (token, group)."""
     d = y.shape[-1]
-    y2, z2 = y.reshape(-1, d), z.reshape(-1, d)
-    if y2.stride(-1) != 1:
-        y2 = y2.contiguous()
-    if z2.stride(-1) != 1:
-        z2 = z2.contiguous()
+    y2, z2 = _rows(y), _rows(z)
     out_dtype = torch.promote_types(weight.dtype, y.dtype)
     out = torch.empty((y2.shape[0], d), dtype=out_dtype, device=y.device)
     if y2.shape[0] == 0:

@@ -108,11 +108,7 @@ class KVPagePool(_Pool):
             raise ValueError(
                 f"tokens [{start}, {start + num_tokens}) do not fit in {len(pages)} pages of {ps}"
             )
-        first = start // ps
-        last = -(-(start + num_tokens) // ps)
-        slots = [p * ps + j for p in pages[first:last] for j in range(ps)]
-        offset = start - first * ps
-        return slots[offset : offset + num_tokens]
+        return [pages[i // ps] * ps + i % ps for i in range(start, start + num_tokens)]
 
     def pages_of(self, slots: torch.Tensor) -> list[int]:
         """Inverse of slots_of for whole pages: the allocated pages that `slots` fill exactly.

@@ -101,15 +101,6 @@ class CacheManager:
         req.kv_slots += own  # appends keep the request's array mirror valid (kv_indices)
         return own
 
-    def next_slot(self, req: Request) -> int:
-        """`assign_slots(req, 1)[0]` for a decode step, without building a span."""
-        pos, ps = req.num_processed - req.tree_len, self.page_size
-        slot = req.own_pages[pos // ps] * ps + pos % ps
-        if len(req.kv_slots) > req.num_processed:
-            req.set_kv_slots(req.kv_slots[: req.num_processed])
-        req.kv_slots.append(slot)
-        return slot
-
     # -- snapshots and the radix cache ---------------------------------------------------------
     def alloc_snapshot(self) -> int | None:
         return self._alloc_state()

@@ -97,8 +97,8 @@ class Scheduler:
                 continue
             if req.remaining == 1 and not req.in_prefill and req.snapshot_at is None:
                 if self._reserve_or_retract(req, 1, chunks):  # a decode row: no prefill rules
-                    slot = self.cache.next_slot(req)
-                    chunks.append(ScheduledChunk(req, req.num_processed, [slot]))
+                    slots = self.cache.assign_slots(req, 1)
+                    chunks.append(ScheduledChunk(req, req.num_processed, slots))
                 continue
             n = 1 if req.remaining == 1 else self._chunk_len(req, budget)
             if n == 0:

@@ -53,5 +53,4 @@ def _serve(engine: Engine, prompts: list[list[int]]) -> None:
 def _reset(engine: Engine) -> None:
     engine.tree.reset()
     engine.tree.events.drain()
-    engine.requests.clear()
     engine.reset_counters()

@@ -29,7 +29,7 @@ class LocalEngineClient:
 
     @property
     def healthy(self) -> bool:
-        return bool(getattr(self.engine, "healthy", True))
+        return self.engine.healthy
 
     async def load(self) -> wire.LoadReport:
         return await self._on_engine(self.reads.load)
