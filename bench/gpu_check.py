@@ -65,7 +65,7 @@ def main() -> int:
     args = ap.parse_args()
     args.batches = [int(b) for b in args.batch.split(",")]
     args.prefill_lens = [int(n) for n in args.prefill_len.split(",")]
-    rows, bandwidth = kernel_bench.collect(args.reps, sweep=False)
+    rows, bandwidth = kernel_bench.collect(args.reps)
     print_table(rows, bandwidth)
     engine_table(args, bandwidth)
     failed = [f"{r.kernel} {r.shape}" for r in rows if not r.rel < r.bound]

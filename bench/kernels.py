@@ -1,7 +1,7 @@
 """Every kernel against its torch reference at Nemotron 3 Nano shapes: error and time (the
 prefill kernels' cases are in bench/prefill_kernels.py).
 
-    python3 bench/kernels.py [--reps 50] [--no-sweep]
+    python3 bench/kernels.py [--reps 50]
 
 Errors: max abs and relative Frobenius error of the Triton output against the reference on
 random bf16 data (bounds: 1e-2, MoE 2e-2). Times: CUDA events, after warm-up, median of --reps:
@@ -35,7 +35,7 @@ from bench.kernel_shapes import (
     TOP_K,
     mamba_inputs,
 )  # fmt: skip
-from bench.kernel_timing import Row, copy_bandwidth, errors, graph_us, poison, print_table, row
+from bench.kernel_timing import Row, copy_bandwidth, graph_us, poison, print_table, row
 from bench.prefill_kernels import bench_conv_prefill, bench_prefill_attention, bench_ssd_prefill
 from hybridserve.kernels import ref
 
@@ -256,29 +256,12 @@ def moe_case(t: int) -> tuple[torch.Tensor, ...]:
     return x, weights, ids
 
 
-def bench_moe(reps: int, sweep: bool) -> list[Row]:
+def bench_moe(reps: int) -> list[Row]:
     from hybridserve.kernels import moe
 
     rows = []
     w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
     w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
-    configs = [
-        moe.MoEBlockConfig(*c)
-        for c in (
-            (16, 64, 128, 4, 4),
-            (16, 128, 128, 4, 3),
-            (16, 64, 256, 4, 3),
-            (32, 128, 64, 4, 4),
-            (64, 128, 64, 4, 4),
-            (64, 128, 64, 8, 3),
-            (128, 128, 64, 8, 3),
-            (128, 128, 64, 4, 4),
-            (64, 256, 64, 8, 3),
-            (128, 256, 64, 8, 3),
-            (128, 256, 64, 8, 3, 1),
-            (128, 256, 64, 8, 4, 16),
-        )
-    ]
     for t in (1, 8, 64, 512, 2048, 8192):
         x, weights, ids = moe_case(t)
         touched = torch.unique(ids).numel()
@@ -300,16 +283,6 @@ def bench_moe(reps: int, sweep: bool) -> list[Row]:
                 ref_graph=False,
             )
         )
-        if sweep:
-            for cfg in configs:
-                fn = partial(moe.moe_experts, x, w_up, w_down, weights, ids, config=cfg)
-                _, rel = errors(fn(), want)
-                us = graph_us(fn, reps)
-                print(
-                    f"  sweep T={t:4d} {tuple(cfg)}: {us:9.1f} us  rel {rel:.1e}  "
-                    f"{nbytes / us / 1e3:7.0f} GB/s",
-                    flush=True,
-                )
         flops = 2 * t * TOP_K * 2 * INTER * HIDDEN
         print(f"  moe_experts T={t}: {flops / rows[-1].triton_graph_us / 1e6:.0f} TFLOP/s")
         block_m = moe.moe_block_config(t, TOP_K, EXPERTS).block_m
@@ -318,7 +291,7 @@ def bench_moe(reps: int, sweep: bool) -> list[Row]:
     return rows
 
 
-def collect(reps: int, sweep: bool) -> tuple[list[Row], float]:
+def collect(reps: int) -> tuple[list[Row], float]:
     """Check and time every kernel; returns the rows and the device copy rate (bytes/s)."""
     torch.manual_seed(0)
     props = torch.cuda.get_device_properties(0)
@@ -331,16 +304,15 @@ def collect(reps: int, sweep: bool) -> tuple[list[Row], float]:
     rows = bench_norms(reps) + bench_conv(reps) + bench_attention(reps)
     rows += bench_mamba_decode(reps) + bench_gate(reps)
     rows += bench_conv_prefill(reps) + bench_ssd_prefill(reps) + bench_prefill_attention(reps)
-    rows += bench_moe(reps, sweep)
+    rows += bench_moe(reps)
     return rows, bw
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=50)
-    parser.add_argument("--no-sweep", action="store_true", help="skip the MoE tile sweep")
     args = parser.parse_args()
-    print_table(*collect(args.reps, not args.no_sweep))
+    print_table(*collect(args.reps))
 
 
 if __name__ == "__main__":

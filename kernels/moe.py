@@ -21,6 +21,11 @@ def _shared_memory(device: torch.device) -> int:
     return triton.runtime.driver.active.utils.get_device_properties(index)["max_shared_mem"]
 
 
+# Up to this many (token, slot) pairs (decode at batch <= 10 with k=6) the alignment is one
+# program of one launch instead of a memset and three kernels.
+FEW_PAIRS = 64
+
+
 class ExpertAlignment(NamedTuple):
     sorted_ids: torch.Tensor  # [num_blocks * block_m] int32 flat (token * k + slot); pad = T*k
     block_expert: torch.Tensor  # [num_blocks] int32 local expert of each row block, -1 unused
@@ -37,6 +42,61 @@ def _count_kernel(
     # The old count is the pair's rank within its expert (order among equals is arbitrary).
     rank = tl.atomic_add(counts_ptr + tl.where(local, e, 0), 1, mask=local, sem="relaxed")
     tl.store(rank_ptr + offs, tl.where(local, rank, -1), mask=inb)
+
+
+@triton.jit
+def _store_block_experts(
+    block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_B: tl.constexpr
+):
+    """Row block b belongs to the expert whose blocks end first after b (-1: unused)."""
+    block_end = tl.where(ex < num_experts, block_end, 1 << 30)
+    for b0 in range(0, num_blocks, BLOCK_B):
+        b = b0 + tl.arange(0, BLOCK_B)
+        e = tl.sum((block_end[None, :] <= b[:, None]).to(tl.int32), axis=1)  # [BLOCK_B]
+        tl.store(block_expert_ptr + b, tl.where(e < num_experts, e, -1), mask=b < num_blocks)
+
+
+@triton.jit
+def _align_few_kernel(
+    ids_ptr,
+    block_expert_ptr,
+    sorted_ids_ptr,
+    zero_ptr,  # zeroed on the way (the down projection's output), zero_numel elements
+    zero_numel,
+    num_pairs,
+    first_expert,
+    num_experts,
+    num_blocks,
+    BLOCK_P: tl.constexpr,
+    BLOCK_E: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+):
+    # Few pairs: count, lay out and scatter in one program, ranks from a pair-by-pair compare.
+    p = tl.arange(0, BLOCK_P)
+    e = tl.load(ids_ptr + p, mask=p < num_pairs, other=-1).to(tl.int32) - first_expert
+    e = tl.where((p < num_pairs) & (e >= 0) & (e < num_experts), e, BLOCK_E)  # BLOCK_E: not here
+    ex = tl.arange(0, BLOCK_E)
+    is_e = e[:, None] == ex[None, :]  # [P, E]
+    nblk = (tl.sum(is_e.to(tl.int32), axis=0) + BLOCK_M - 1) // BLOCK_M
+    block_end = tl.cumsum(nblk, axis=0)
+    start = tl.sum(tl.where(is_e, (block_end - nblk)[None, :] * BLOCK_M, 0), axis=1)  # [P]
+    rank = tl.sum(((e[:, None] == e[None, :]) & (p[None, :] < p[:, None])).to(tl.int32), axis=1)
+    row = tl.where(e < BLOCK_E, start + rank, -1)
+    for r0 in range(0, num_blocks * BLOCK_M, BLOCK_R):
+        r = r0 + tl.arange(0, BLOCK_R)
+        hit = row[None, :] == r[:, None]  # [R, P]
+        pair = tl.sum(tl.where(hit, p[None, :], 0), axis=1)
+        found = tl.sum(hit.to(tl.int32), axis=1) > 0
+        tl.store(
+            sorted_ids_ptr + r, tl.where(found, pair, num_pairs), mask=r < num_blocks * BLOCK_M
+        )
+    _store_block_experts(block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_R)
+    for z0 in range(0, zero_numel, 1024):
+        z = z0 + tl.arange(0, 1024)
+        tl.store(
+            zero_ptr + z, tl.zeros([1024], dtype=zero_ptr.dtype.element_ty), mask=z < zero_numel
+        )
 
 
 @triton.jit
@@ -57,11 +117,9 @@ def _block_layout_kernel(
     nblk = (counts + BLOCK_M - 1) // BLOCK_M
     block_end = tl.cumsum(nblk, axis=0)  # [E] inclusive
     tl.store(starts_ptr + ex, (block_end - nblk) * BLOCK_M, mask=ex < num_experts)
-    block_end = tl.where(ex < num_experts, block_end, 1 << 30)
+    _store_block_experts(block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_B)
     for b0 in range(0, num_blocks, BLOCK_B):
         b = b0 + tl.arange(0, BLOCK_B)
-        e = tl.sum((block_end[None, :] <= b[:, None]).to(tl.int32), axis=1)  # [BLOCK_B]
-        tl.store(block_expert_ptr + b, tl.where(e < num_experts, e, -1), mask=b < num_blocks)
         for r in tl.static_range(BLOCK_M):
             tl.store(sorted_ids_ptr + b * BLOCK_M + r, num_pairs, mask=b < num_blocks)
 
@@ -84,19 +142,40 @@ def align_by_expert(
     num_experts: int,  # local experts
     first_expert: int,
     block_m: int,
+    zero: torch.Tensor | None = None,
 ) -> ExpertAlignment:
     """Group the (token, slot) pairs of each local expert into row blocks of `block_m`.
 
     Sizes depend only on T*k and the expert count (no host synchronisation, graph-safe): the
-    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1."""
+    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1. `zero`,
+    if given, is zeroed too: with few pairs (decode) that is the same single launch."""
     tk, dev = topk_ids.numel(), topk_ids.device
     ids = topk_ids.reshape(-1)
     num_blocks = triton.cdiv(tk, block_m) + min(tk, num_experts)
+    block_expert = torch.empty(num_blocks, dtype=torch.int32, device=dev)
+    sorted_ids = torch.empty(num_blocks * block_m, dtype=torch.int32, device=dev)
+    if tk <= FEW_PAIRS:
+        _align_few_kernel[(1,)](
+            ids,
+            block_expert,
+            sorted_ids,
+            ids if zero is None else zero,
+            0 if zero is None else zero.numel(),
+            tk,
+            first_expert,
+            num_experts,
+            num_blocks,
+            BLOCK_P=max(16, triton.next_power_of_2(tk)),
+            BLOCK_E=triton.next_power_of_2(num_experts),
+            BLOCK_M=block_m,
+            BLOCK_R=128,
+        )
+        return ExpertAlignment(sorted_ids, block_expert)
+    if zero is not None:
+        zero.zero_()
     counts = torch.zeros(num_experts, dtype=torch.int32, device=dev)
     rank = torch.empty(tk, dtype=torch.int32, device=dev)
     starts = torch.empty(num_experts, dtype=torch.int32, device=dev)
-    block_expert = torch.empty(num_blocks, dtype=torch.int32, device=dev)
-    sorted_ids = torch.empty(num_blocks * block_m, dtype=torch.int32, device=dev)
     grid = (triton.cdiv(tk, 1024),)
     _count_kernel[grid](ids, counts, rank, tk, first_expert, num_experts, BLOCK=1024)
     _block_layout_kernel[(1,)](
@@ -203,16 +282,50 @@ def moe_experts(
     T, hidden = x.shape
     E, inter, _ = w_up.shape
     k = topk_ids.shape[1]
-    out = torch.zeros((T, hidden), dtype=torch.float32, device=x.device)
     if T == 0:
-        return out
+        return torch.zeros((T, hidden), dtype=torch.float32, device=x.device)
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
     cfg = config or moe_block_config(T, k, E, x.element_size(), _shared_memory(x.device))
-    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m)
+    out = torch.empty((T, hidden), dtype=torch.float32, device=x.device)
+    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m, zero=out)
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()
+    grouped_gemm(x, w_up, h, weights, align, k, cfg, down=False)
+    grouped_gemm(h, w_down, out, weights, align, k, cfg, down=True)
+    return out
+
+
+def grouped_gemm(
+    a: torch.Tensor,  # UP: x [T, K]; DOWN: h [T*k, K]
+    w: torch.Tensor,  # [E, N, K]
+    out: torch.Tensor,  # UP: h [T*k, N]; DOWN: [T, N] fp32, added to
+    weights: torch.Tensor,  # [T*k] fp32 routing weights
+    align: ExpertAlignment,
+    top_k: int,
+    cfg: MoEBlockConfig,
+    down: bool,
+) -> None:
+    """One projection of the grouped MoE over the expert-sorted rows of `align`."""
     blocks = align.block_expert.shape[0]
-    common = dict(
+    n, kk = w.shape[1], w.shape[2]
+    _moe_gemm_kernel[(blocks * triton.cdiv(n, cfg.block_n),)](
+        a,
+        w,
+        out,
+        weights,
+        align.sorted_ids,
+        align.block_expert,
+        blocks,
+        n,
+        kk,
+        weights.numel(),
+        top_k,
+        a.stride(0),
+        w.stride(0),
+        w.stride(1),
+        out.stride(0),
+        DOWN=down,
+        EVEN_K=kk % cfg.block_k == 0,
         BLOCK_M=cfg.block_m,
         BLOCK_N=cfg.block_n,
         BLOCK_K=cfg.block_k,
@@ -220,44 +333,3 @@ def moe_experts(
         num_warps=cfg.num_warps,
         num_stages=cfg.num_stages,
     )
-    _moe_gemm_kernel[(blocks * triton.cdiv(inter, cfg.block_n),)](
-        x,
-        w_up,
-        h,
-        weights,
-        align.sorted_ids,
-        align.block_expert,
-        blocks,
-        inter,
-        hidden,
-        T * k,
-        k,
-        x.stride(0),
-        w_up.stride(0),
-        w_up.stride(1),
-        h.stride(0),
-        DOWN=False,
-        EVEN_K=hidden % cfg.block_k == 0,
-        **common,
-    )
-    _moe_gemm_kernel[(blocks * triton.cdiv(hidden, cfg.block_n),)](
-        h,
-        w_down,
-        out,
-        weights,
-        align.sorted_ids,
-        align.block_expert,
-        blocks,
-        hidden,
-        inter,
-        T * k,
-        k,
-        h.stride(0),
-        w_down.stride(0),
-        w_down.stride(1),
-        out.stride(0),
-        DOWN=True,
-        EVEN_K=inter % cfg.block_k == 0,
-        **common,
-    )
-    return out

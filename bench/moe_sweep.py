@@ -1,0 +1,91 @@
+"""MoE expert tiles on a GPU: each projection (up, down) of the grouped GEMM timed alone per tile
+at decode, serving and prefill token counts, and the expert alignment with its one-program path
+for few pairs beside the three-kernel path.
+
+    python3 bench/moe_sweep.py [--tokens 1 8 64 256 512 1024 2048 8192] [--reps 20]
+
+Times are CUDA-graph replay medians (GPU time a call)."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+import torch
+
+from bench.kernel_shapes import BF16, EXPERTS, HIDDEN, INTER, TOP_K
+from bench.kernel_timing import graph_us
+from hybridserve.kernels import moe
+from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
+
+TILES = [
+    MoEBlockConfig(*c)
+    for c in (
+        (16, 64, 128, 4, 4),
+        (16, 128, 128, 4, 3),
+        (32, 128, 64, 4, 4),
+        (32, 256, 64, 8, 4),
+        (64, 128, 64, 4, 4),
+        (64, 128, 64, 8, 3),
+        (64, 256, 64, 8, 3),
+        (64, 256, 64, 8, 4),
+        (128, 128, 64, 8, 4),
+        (128, 256, 64, 8, 3),
+        (128, 256, 64, 8, 4),
+    )
+]
+
+
+def sweep(t: int, w_up: torch.Tensor, w_down: torch.Tensor, reps: int) -> None:
+    x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
+    ids = torch.rand(t, EXPERTS, device="cuda").topk(TOP_K, dim=-1).indices
+    weights = torch.rand(t, TOP_K, device="cuda").reshape(-1).contiguous()
+    flops = 2 * t * TOP_K * INTER * HIDDEN  # one projection
+    nbytes = torch.unique(ids).numel() * INTER * HIDDEN * 2  # one projection's touched weights
+    h = torch.randn(t * TOP_K, INTER, device="cuda", dtype=BF16)
+    out = torch.zeros(t, HIDDEN, device="cuda", dtype=torch.float32)
+    default = moe_block_config(t, TOP_K, EXPERTS)
+    best = (float("inf"), None)
+    for cfg in TILES:
+        align = moe.align_by_expert(ids, EXPERTS, 0, cfg.block_m)
+        up = graph_us(
+            partial(moe.grouped_gemm, x, w_up, h, weights, align, TOP_K, cfg, False), reps
+        )
+        down = graph_us(
+            partial(moe.grouped_gemm, h, w_down, out, weights, align, TOP_K, cfg, True), reps
+        )
+        best = min(best, (up + down, cfg))
+        print(
+            f"T={t} {tuple(cfg)}: up {up:7.1f} us {flops / up / 1e6:4.0f} TFLOP/s "
+            f"{nbytes / up / 1e3:5.0f} GB/s, down {down:7.1f} us {flops / down / 1e6:4.0f} TFLOP/s"
+            + ("  <- default" if cfg == default else ""),
+            flush=True,
+        )
+    print(f"T={t} best {tuple(best[1])}: {best[0]:.1f} us", flush=True)
+    for few in (FEW_PAIRS, 0):
+        moe.FEW_PAIRS = few
+        us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, default.block_m, out), reps)
+        path = "one program" if t * TOP_K <= few else "memset + three kernels"
+        print(f"T={t} alignment with the output zeroed ({path}): {us:.1f} us", flush=True)
+    moe.FEW_PAIRS = FEW_PAIRS
+
+
+FEW_PAIRS = moe.FEW_PAIRS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--tokens", type=int, nargs="+", default=[1, 8, 64, 256, 512, 1024, 2048, 8192]
+    )
+    parser.add_argument("--reps", type=int, default=20)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
+    w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
+    for t in args.tokens:
+        sweep(t, w_up, w_down, args.reps)
+
+
+if __name__ == "__main__":
+    main()
