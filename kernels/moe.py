@@ -21,9 +21,10 @@ def _shared_memory(device: torch.device) -> int:
     return triton.runtime.driver.active.utils.get_device_properties(index)["max_shared_mem"]
 
 
-# Up to this many (token, slot) pairs (decode at batch <= 10 with k=6) the alignment is one
-# program of one launch instead of a memset and three kernels.
-FEW_PAIRS = 64
+# Up to this many (token, slot) pairs (decode at batch 1 with k=6) the alignment is one program
+# of one launch instead of a memset and three kernels (H200: 6 pairs 5.6 us against 8.1; but 48
+# pairs 25.6 against 8.5, its pair-by-pair compares grow quadratically).
+FEW_PAIRS = 8
 
 
 class ExpertAlignment(NamedTuple):
