@@ -115,12 +115,13 @@ def moe_experts(
     topk_weights: torch.Tensor,  # [T, k] fp32
     topk_ids: torch.Tensor,  # [T, k] global expert ids
     first_expert: int = 0,
+    init: torch.Tensor | None = None,  # [T, hidden] added to the result (the shared expert)
 ) -> torch.Tensor:
     if not x.is_cuda:
-        return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert)
+        return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, init)
     from hybridserve.kernels import moe
 
-    return moe.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert)
+    return moe.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, init=init)
 
 
 def conv1d_update(

@@ -4,11 +4,24 @@ step for decode over state slots (oracles: kernels/ref/conv1d.py `causal_conv1d_
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import triton
 import triton.language as tl
 
 from hybridserve.kernels.host_copy import device_offsets
+
+
+class ConvTile(NamedTuple):
+    """Positions x channels a program of the varlen conv, and its warps."""
+
+    block_t: int
+    block_c: int
+    num_warps: int
+
+
+CONV_TILE = ConvTile(32, 128, 4)
 
 
 @triton.jit
@@ -155,17 +168,19 @@ def _conv1d_varlen_kernel(
     acc = tl.zeros((BLOCK_T, BLOCK_C), dtype=tl.float32)
     if HAS_BIAS:
         acc += tl.load(b_ptr + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    near_start = tl.program_id(1) * BLOCK_T < KW  # some taps reach into the initial state
     for k in tl.static_range(KW + 1):
         w = tl.load(w_ptr + cols * stride_w + k, mask=cmask, other=0.0).to(tl.float32)
         src = pos - KW + k  # the tap's position in the sequence; < 0: in the initial state
         in_x = (tmask & (src >= 0))[:, None] & cmask[None, :]
-        in_state = (tmask & (src < 0))[:, None] & cmask[None, :]
         xv = tl.load(
             x_ptr + (start + src)[:, None] * stride_x + cols[None, :], mask=in_x, other=0.0
-        )
-        hist = init_ptr + seq * stride_i_b + cols[None, :] * stride_i_c + (KW + src)[:, None]
-        sv = tl.load(hist, mask=in_state, other=0.0)
-        acc += w[None, :] * (xv.to(tl.float32) + sv.to(tl.float32))
+        ).to(tl.float32)
+        if near_start:
+            in_state = (tmask & (src < 0))[:, None] & cmask[None, :]
+            hist = init_ptr + seq * stride_i_b + cols[None, :] * stride_i_c + (KW + src)[:, None]
+            xv += tl.load(hist, mask=in_state, other=0.0).to(tl.float32)
+        acc += w[None, :] * xv
     y = acc * tl.sigmoid(acc)
     dst = out_ptr + (start + pos)[:, None] * stride_out + cols[None, :]
     tl.store(dst, y.to(out_ptr.dtype.element_ty), mask=tmask[:, None] & cmask[None, :])
@@ -177,6 +192,7 @@ def causal_conv1d_varlen(
     bias: torch.Tensor | None,  # [C]
     cu_seqlens: list[int],  # B+1 offsets into T
     initial_states: torch.Tensor,  # [B, C, K-1]; zeros where a sequence has no history
+    tile: ConvTile = CONV_TILE,
 ) -> torch.Tensor:
     """Returns silu(conv(x)) of shape [T, C]; states are read, never written."""
     t, c = x.shape
@@ -186,8 +202,7 @@ def causal_conv1d_varlen(
         return out
     assert x.stride(-1) == 1 and weight.stride(-1) == 1 and initial_states.stride(-1) == 1
     cu = device_offsets(tuple(cu_seqlens), x.device)
-    block_t, block_c = 32, 128
-    grid = (len(lengths), triton.cdiv(max(lengths), block_t), triton.cdiv(c, block_c))
+    grid = (len(lengths), triton.cdiv(max(lengths), tile.block_t), triton.cdiv(c, tile.block_c))
     _conv1d_varlen_kernel[grid](
         x,
         weight,
@@ -203,8 +218,8 @@ def causal_conv1d_varlen(
         out.stride(0),
         KW=weight.shape[-1] - 1,
         HAS_BIAS=bias is not None,
-        BLOCK_T=block_t,
-        BLOCK_C=block_c,
-        num_warps=4,
+        BLOCK_T=tile.block_t,
+        BLOCK_C=tile.block_c,
+        num_warps=tile.num_warps,
     )
     return out

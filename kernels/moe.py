@@ -62,8 +62,9 @@ def _align_few_kernel(
     ids_ptr,
     block_expert_ptr,
     sorted_ids_ptr,
-    zero_ptr,  # zeroed on the way (the down projection's output), zero_numel elements
-    zero_numel,
+    out_ptr,  # set on the way to init (or zeros): the down projection's output, out_numel long
+    init_ptr,
+    out_numel,
     num_pairs,
     first_expert,
     num_experts,
@@ -72,6 +73,7 @@ def _align_few_kernel(
     BLOCK_E: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_R: tl.constexpr,
+    HAS_INIT: tl.constexpr,
 ):
     # Few pairs: count, lay out and scatter in one program, ranks from a pair-by-pair compare.
     p = tl.arange(0, BLOCK_P)
@@ -93,11 +95,12 @@ def _align_few_kernel(
             sorted_ids_ptr + r, tl.where(found, pair, num_pairs), mask=r < num_blocks * BLOCK_M
         )
     _store_block_experts(block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_R)
-    for z0 in range(0, zero_numel, 1024):
+    for z0 in range(0, out_numel, 1024):
         z = z0 + tl.arange(0, 1024)
-        tl.store(
-            zero_ptr + z, tl.zeros([1024], dtype=zero_ptr.dtype.element_ty), mask=z < zero_numel
-        )
+        v = tl.zeros([1024], dtype=tl.float32)
+        if HAS_INIT:
+            v = tl.load(init_ptr + z, mask=z < out_numel, other=0.0).to(tl.float32)
+        tl.store(out_ptr + z, v.to(out_ptr.dtype.element_ty), mask=z < out_numel)
 
 
 @triton.jit
@@ -143,13 +146,15 @@ def align_by_expert(
     num_experts: int,  # local experts
     first_expert: int,
     block_m: int,
-    zero: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
+    init: torch.Tensor | None = None,
 ) -> ExpertAlignment:
     """Group the (token, slot) pairs of each local expert into row blocks of `block_m`.
 
     Sizes depend only on T*k and the expert count (no host synchronisation, graph-safe): the
-    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1. `zero`,
-    if given, is zeroed too: with few pairs (decode) that is the same single launch."""
+    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1. `out`,
+    if given, is set to `init` (zeros without it), contiguous both: with few pairs (decode) that
+    is the same single launch."""
     tk, dev = topk_ids.numel(), topk_ids.device
     ids = topk_ids.reshape(-1)
     num_blocks = triton.cdiv(tk, block_m) + min(tk, num_experts)
@@ -160,8 +165,9 @@ def align_by_expert(
             ids,
             block_expert,
             sorted_ids,
-            ids if zero is None else zero,
-            0 if zero is None else zero.numel(),
+            ids if out is None else out,
+            ids if init is None else init,
+            0 if out is None else out.numel(),
             tk,
             first_expert,
             num_experts,
@@ -170,10 +176,13 @@ def align_by_expert(
             BLOCK_E=triton.next_power_of_2(num_experts),
             BLOCK_M=block_m,
             BLOCK_R=128,
+            HAS_INIT=init is not None,
         )
         return ExpertAlignment(sorted_ids, block_expert)
-    if zero is not None:
-        zero.zero_()
+    if init is not None:
+        out.copy_(init)
+    elif out is not None:
+        out.zero_()
     counts = torch.zeros(num_experts, dtype=torch.int32, device=dev)
     rank = torch.empty(tk, dtype=torch.int32, device=dev)
     starts = torch.empty(num_experts, dtype=torch.int32, device=dev)
@@ -276,8 +285,10 @@ def moe_experts(
     topk_ids: torch.Tensor,  # [T, k] global expert ids
     first_expert: int = 0,
     config: MoEBlockConfig | None = None,
+    init: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Sum over the chosen local experts of `w * down(relu(up(x))^2)`; fp32 [T, hidden].
+    """`init` (e.g. the shared expert's output; zeros if None) plus the sum over the chosen local
+    experts of `w * down(relu(up(x))^2)`; fp32 [T, hidden].
 
     Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel)."""
     T, hidden = x.shape
@@ -285,10 +296,11 @@ def moe_experts(
     k = topk_ids.shape[1]
     if T == 0:
         return torch.zeros((T, hidden), dtype=torch.float32, device=x.device)
+    init = init.contiguous() if init is not None else None
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
     cfg = config or moe_block_config(T, k, E, x.element_size(), _shared_memory(x.device))
     out = torch.empty((T, hidden), dtype=torch.float32, device=x.device)
-    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m, zero=out)
+    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m, out, init)
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()
     grouped_gemm(x, w_up, h, weights, align, k, cfg, down=False)

@@ -30,7 +30,7 @@ def moe_block_config(
         cfg = MoEBlockConfig(16, 128, 128, 4, 3)
     elif per_expert < 64:  # T=512: 653 us both projections, T=1024: 695 (32-row tiles: 862)
         cfg = MoEBlockConfig(64, 128, 64, 4, 4)
-    else:  # T >= ~1400 (H200, bench/moe_sweep.py: T=2048 827 us, T=8192 2494)
+    else:  # T >= ~1400 (H200, bench/tile_sweep.py: T=2048 827 us, T=8192 2494)
         cfg = MoEBlockConfig(128, 256, 64, 8, 4)
     stage_bytes = (cfg.block_m + cfg.block_n) * cfg.block_k * element_size
     stages = cfg.num_stages

@@ -44,32 +44,35 @@ def conv1d_states_at(
     cu_seqlens: list[int],  # B+1 offsets into T
     points: list[tuple[int, int]],  # (sequence, tokens into it)
 ) -> torch.Tensor:
-    """The conv state after each point, [len(points), C, K-1], in one gather: the last K-1
-    inputs, reaching back into the sequence's initial state where the point is that close to
-    its start."""
-    width = initial_states.shape[-1]
-    index = _state_rows(tuple(cu_seqlens), tuple(points), x.shape[0], width, x.device)
-    source = torch.cat([x, initial_states.to(x.dtype).transpose(1, 2).reshape(-1, x.shape[1])])
-    return source[index].view(len(points), width, x.shape[1]).transpose(1, 2)
+    """The conv state after each point, [len(points), C, K-1]: the last K-1 inputs, reaching
+    back into the sequence's initial state where the point is that close to its start. Gathers
+    only those rows (joining all of `x` with the states first copied the whole chunk: 190 us a
+    layer at 8192 tokens on an H200)."""
+    width, channels = initial_states.shape[-1], x.shape[1]
+    index = _state_rows(tuple(cu_seqlens), tuple(points), width, x.device)
+    states = initial_states.to(x.dtype).transpose(1, 2).reshape(-1, channels)  # [B*(K-1), C]
+    rows = torch.where(index[2, :, None] > 0, states[index[1]], x[index[0]])
+    return rows.view(len(points), width, channels).transpose(1, 2)
 
 
 @functools.lru_cache(maxsize=8)
 def _state_rows(
     cu_seqlens: tuple[int, ...],
     points: tuple[tuple[int, int], ...],
-    num_rows: int,
     width: int,
     device: torch.device,
 ) -> torch.Tensor:
-    """conv1d_states_at's gather index into [x; initial states as rows], once a batch."""
+    """conv1d_states_at's gather indices, once a batch: [3, P*(K-1)] of (row of x, row of the
+    initial states as [B*(K-1), C], 1 where the latter applies)."""
     seq = np.array([p[0] for p in points], dtype=np.int64)
     start = np.asarray(cu_seqlens, dtype=np.int64)[seq]
     rows = (start + np.array([p[1] for p in points], dtype=np.int64))[:, None] - width
     rows = rows + np.arange(width)  # [P, K-1] packed rows; before `start`: the initial state
     before = rows < start[:, None]
-    # sequence i's initial state column j is row num_rows + i*(K-1) + j
-    state_rows = num_rows + seq[:, None] * width + (rows - start[:, None] + width)
-    return device_tensor(np.where(before, state_rows, rows).reshape(-1), torch.long, device)
+    # sequence i's initial state column j is row i*(K-1) + j of the states as rows
+    state_rows = seq[:, None] * width + (rows - start[:, None] + width)
+    index = np.stack([np.where(before, 0, rows), np.where(before, state_rows, 0), before])
+    return device_tensor(index.reshape(3, -1), torch.long, device)
 
 
 def conv1d_update(

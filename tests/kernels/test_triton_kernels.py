@@ -170,6 +170,9 @@ def test_moe_experts_nemotron_shape(tokens: int) -> None:
     want = ref.moe_experts(x, w_up, w_down, weights, ids)
     poison()
     assert rel_err(moe.moe_experts(x, w_up, w_down, weights, ids), want) < MOE_REL
+    shared = torch.randn_like(x)  # added in fp32, as the shared expert's output is
+    want = ref.moe_experts(x, w_up, w_down, weights, ids, init=shared)
+    assert rel_err(moe.moe_experts(x, w_up, w_down, weights, ids, init=shared), want) < MOE_REL
 
 
 @gpu

@@ -98,9 +98,8 @@ class MoE(nn.Module):
             c.norm_topk_prob,
             c.routed_scaling_factor,
         )
-        out = kernels.moe_experts(
-            x, self.experts.up_proj, self.experts.down_proj, weights, ids, self.experts.first_expert
-        ).to(x.dtype)
-        if self.shared_experts is not None:
-            out = out + self.shared_experts(x)
-        return self.parallel.all_reduce(out)
+        # the routed experts add onto the shared expert's output in fp32: no separate add
+        shared = self.shared_experts(x) if self.shared_experts is not None else None
+        e = self.experts
+        out = kernels.moe_experts(x, e.up_proj, e.down_proj, weights, ids, e.first_expert, shared)
+        return self.parallel.all_reduce(out.to(x.dtype))

@@ -1,8 +1,9 @@
-"""MoE expert tiles on a GPU: each projection (up, down) of the grouped GEMM timed alone per tile
-at decode, serving and prefill token counts, and the expert alignment with its one-program path
-for few pairs beside the three-kernel path.
+"""Tiles of the tunable Triton kernels on a GPU. MoE: each projection (up, down) of the grouped
+GEMM timed alone per tile at decode, serving and prefill token counts, and the expert alignment
+with its one-program path for few pairs beside the three-kernel path. Varlen conv: an 8192-token
+prefill (one sequence and eight) on the strided in_proj slice the Mamba layer passes.
 
-    python3 bench/moe_sweep.py [--tokens 1 8 64 256 512 1024 2048 8192] [--reps 20]
+    python3 bench/tile_sweep.py [--kernel moe conv] [--tokens 1 8 ... 8192] [--reps 20]
 
 Times are CUDA-graph replay medians (GPU time a call)."""
 
@@ -13,9 +14,9 @@ from functools import partial
 
 import torch
 
-from bench.kernel_shapes import BF16, EXPERTS, HIDDEN, INTER, TOP_K
+from bench.kernel_shapes import BF16, CONV_DIM, CONV_K, D_INNER, EXPERTS, HIDDEN, INTER, TOP_K
 from bench.kernel_timing import graph_us
-from hybridserve.kernels import moe
+from hybridserve.kernels import conv1d, moe, ref
 from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
 TILES = [
@@ -36,7 +37,41 @@ TILES = [
 ]
 
 
-def sweep(t: int, w_up: torch.Tensor, w_down: torch.Tensor, reps: int) -> None:
+CONV_TILES = [
+    conv1d.ConvTile(t, c, w)
+    for t, c, w in (
+        (32, 128, 4),
+        (64, 128, 4),
+        (128, 64, 4),
+        (64, 256, 8),
+        (128, 128, 8),
+        (16, 256, 4),
+    )
+]
+
+
+def sweep_conv(reps: int) -> None:
+    w = torch.randn(CONV_DIM, CONV_K, device="cuda", dtype=BF16)
+    b = torch.randn(CONV_DIM, device="cuda", dtype=BF16)
+    width = D_INNER + CONV_DIM + 64  # in_proj's z | xBC | dt; the conv reads the xBC slice
+    x = torch.randn(8192, width, device="cuda", dtype=BF16)[:, D_INNER : D_INNER + CONV_DIM]
+    for lengths in ([8192], [1024] * 8):
+        cu = list(range(0, 8192 + 1, lengths[0]))
+        init = torch.randn(len(lengths), CONV_DIM, CONV_K - 1, device="cuda", dtype=BF16)
+        want = ref.causal_conv1d_varlen(x, w, b, cu, init)
+        for tile in CONV_TILES:
+            out = conv1d.causal_conv1d_varlen(x, w, b, cu, init, tile)
+            rel = ((out.float() - want.float()).norm() / want.float().norm()).item()
+            us = graph_us(partial(conv1d.causal_conv1d_varlen, x, w, b, cu, init, tile), reps)
+            print(
+                f"conv {len(lengths)}x{lengths[0]} {tuple(tile)}: {us:6.1f} us "
+                f"{2 * x.numel() * 2 / us / 1e3:5.0f} GB/s, rel {rel:.1e}"
+                + ("  <- default" if tile == conv1d.CONV_TILE else ""),
+                flush=True,
+            )
+
+
+def sweep_moe(t: int, w_up: torch.Tensor, w_down: torch.Tensor, reps: int) -> None:
     x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
     ids = torch.rand(t, EXPERTS, device="cuda").topk(TOP_K, dim=-1).indices
     weights = torch.rand(t, TOP_K, device="cuda").reshape(-1).contiguous()
@@ -78,13 +113,18 @@ def main() -> None:
     parser.add_argument(
         "--tokens", type=int, nargs="+", default=[1, 8, 64, 256, 512, 1024, 2048, 8192]
     )
+    parser.add_argument("--kernel", nargs="+", choices=["moe", "conv"], default=["moe", "conv"])
     parser.add_argument("--reps", type=int, default=20)
     args = parser.parse_args()
     torch.manual_seed(0)
+    if "conv" in args.kernel:
+        sweep_conv(args.reps)
+    if "moe" not in args.kernel:
+        return
     w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
     w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
     for t in args.tokens:
-        sweep(t, w_up, w_down, args.reps)
+        sweep_moe(t, w_up, w_down, args.reps)
 
 
 if __name__ == "__main__":
