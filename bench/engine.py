@@ -160,6 +160,11 @@ def run_decode(
             times.append(dt)
             waits.append(after.device_wait_seconds - before.device_wait_seconds)
     engine.runner.graphs, engine.cfg = graphs, cfg
+    if not times:
+        raise SystemExit(
+            f"batch {b}: no step decoded the whole batch (its first requests finished while the "
+            f"last were still in prefill); raise --output-len above {output_len}"
+        )
     kept, kept_waits = (times[skip:], waits[skip:]) if len(times) > skip else (times, waits)
     mode = "graph" if graphs is not None and not eager else "eager"
     mode += "+overlap" if overlap else ""
