@@ -179,7 +179,7 @@ def align_by_expert(
             HAS_INIT=init is not None,
         )
         return ExpertAlignment(sorted_ids, block_expert)
-    if init is not None:
+    if out is not None and init is not None:
         out.copy_(init)
     elif out is not None:
         out.zero_()
