@@ -19,6 +19,7 @@ from bench.kernel_timing import graph_us
 from hybridserve.kernels import conv1d, moe, ref
 from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
+FEW_PAIRS = moe.FEW_PAIRS  # the one-program alignment's limit, restored after timing without it
 TILES = [
     MoEBlockConfig(*c)
     for c in (
@@ -103,9 +104,6 @@ def sweep_moe(t: int, w_up: torch.Tensor, w_down: torch.Tensor, reps: int) -> No
         path = "one program" if t * TOP_K <= few else "memset + three kernels"
         print(f"T={t} alignment with the output zeroed ({path}): {us:.1f} us", flush=True)
     moe.FEW_PAIRS = FEW_PAIRS
-
-
-FEW_PAIRS = moe.FEW_PAIRS
 
 
 def main() -> None:
