@@ -168,7 +168,7 @@ def run_decode(
     kept, kept_waits = (times[skip:], waits[skip:]) if len(times) > skip else (times, waits)
     mode = "graph" if graphs is not None and not eager else "eager"
     mode += "+overlap" if overlap else ""
-    share = sum(kept_waits) / sum(kept) if kept else float("nan")
+    share = sum(kept_waits) / sum(kept)
     return DecodeResult(b, mode, statistics.median(kept), len(kept), prefill_s, share)
 
 

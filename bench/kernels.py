@@ -40,13 +40,6 @@ from bench.prefill_kernels import bench_conv_prefill, bench_prefill_attention, b
 from hybridserve.kernels import ref
 
 
-def _ref_conv1d_update_slots(
-    x: torch.Tensor, cache: torch.Tensor, w: torch.Tensor, b: torch.Tensor, slots: torch.Tensor
-) -> torch.Tensor:
-    out, cache[slots] = ref.conv1d_update(x, cache[slots], w, b)
-    return out
-
-
 def _flat(tensors: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Several outputs as one fp32 vector, so one error measure covers them all."""
     return torch.cat([t.float().flatten() for t in tensors])
@@ -128,7 +121,7 @@ def bench_conv(reps: int) -> list[Row]:
         poison()
         out = conv1d.conv1d_update_slots(x, cache.clone(), w, b, slots)
 
-        ref_fn = partial(_ref_conv1d_update_slots, x, cache, w, b, slots)
+        ref_fn = partial(ref.conv1d_update_slots, x, cache, w, b, slots)
         nbytes = bsz * CONV_DIM * (2 + 2 * (CONV_K - 1)) * 2
         rows.append(
             row(
@@ -183,15 +176,6 @@ def bench_attention(reps: int) -> list[Row]:
     return rows
 
 
-def _ref_ssu_slots(cache: torch.Tensor, slots: torch.Tensor, *args) -> torch.Tensor:
-    """The layer's decode step before the kernel: softplus_dt, then the reference update."""
-    x, dt, dt_bias, limit, *rest = args
-    state = cache[slots]
-    y = ref.selective_state_update(state, x, ref.softplus_dt(dt, dt_bias, limit), *rest)
-    cache[slots] = state
-    return y
-
-
 def bench_mamba_decode(reps: int) -> list[Row]:
     from hybridserve.kernels import ssu
 
@@ -202,7 +186,7 @@ def bench_mamba_decode(reps: int) -> list[Row]:
         x, dt, A, B, C, D = mamba_inputs(bsz, dt_scale=0.5)
         dt_bias = torch.randn(MAMBA_HEADS, device="cuda") * 0.1 - 1  # dt: before softplus
         args = (x, dt, dt_bias, (0.0, float("inf")), A, B, C, D)
-        want = _ref_ssu_slots(cache.clone(), slots, *args)
+        want = ref.selective_state_update_slots(cache.clone(), slots, *args)
         poison()
         out = ssu.selective_state_update_slots(cache.clone(), slots, *args)
         rows.append(
@@ -212,7 +196,7 @@ def bench_mamba_decode(reps: int) -> list[Row]:
                 out,
                 want,
                 1e-2,
-                partial(_ref_ssu_slots, cache, slots, *args),
+                partial(ref.selective_state_update_slots, cache, slots, *args),
                 partial(ssu.selective_state_update_slots, cache, slots, *args),
                 bsz * MAMBA_HEADS * MAMBA_P * SSM_N * 4 * 2,
                 reps,

@@ -99,10 +99,7 @@ def selective_state_update_slots(
     """`selective_state_update` with dt = `softplus_dt(dt, dt_bias, dt_limit)` on
     `cache[slots]`, writing the new states back; y [B, H, P]."""
     if not x.is_cuda:
-        state = cache[slots]
-        y = ref.selective_state_update(state, x, ref.softplus_dt(dt, dt_bias, dt_limit), A, B, C, D)
-        cache[slots] = state
-        return y
+        return ref.selective_state_update_slots(cache, slots, x, dt, dt_bias, dt_limit, A, B, C, D)
     from hybridserve.kernels import ssu
 
     return ssu.selective_state_update_slots(cache, slots, x, dt, dt_bias, dt_limit, A, B, C, D)
@@ -146,8 +143,7 @@ def conv1d_update_slots(
 ) -> torch.Tensor:
     """`conv1d_update` on `conv_cache[slots]`, writing the new states back; returns [Bt, C]."""
     if not x.is_cuda:
-        out, conv_cache[slots] = ref.conv1d_update(x, conv_cache[slots], weight, bias)
-        return out
+        return ref.conv1d_update_slots(x, conv_cache, weight, bias, slots)
     from hybridserve.kernels import conv1d
 
     return conv1d.conv1d_update_slots(x, conv_cache, weight, bias, slots)

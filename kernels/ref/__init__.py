@@ -2,12 +2,18 @@
 version is tested against. Inputs are flat varlen batches (no padding)."""
 
 from hybridserve.kernels.ref.attention import attention_varlen
-from hybridserve.kernels.ref.conv1d import causal_conv1d_varlen, conv1d_states_at, conv1d_update
+from hybridserve.kernels.ref.conv1d import (
+    causal_conv1d_varlen,
+    conv1d_states_at,
+    conv1d_update,
+    conv1d_update_slots,
+)
 from hybridserve.kernels.ref.moe import gate_topk, moe_experts
 from hybridserve.kernels.ref.norm import add_rms_norm, gated_rms_norm, rms_norm
 from hybridserve.kernels.ref.ssd import (
     add_initial_states,
     selective_state_update,
+    selective_state_update_slots,
     softplus_dt,
     ssd_scan,
     ssd_scan_varlen,
@@ -20,11 +26,13 @@ __all__ = [
     "causal_conv1d_varlen",
     "conv1d_states_at",
     "conv1d_update",
+    "conv1d_update_slots",
     "gate_topk",
     "gated_rms_norm",
     "moe_experts",
     "rms_norm",
     "selective_state_update",
+    "selective_state_update_slots",
     "softplus_dt",
     "ssd_scan",
     "ssd_scan_varlen",

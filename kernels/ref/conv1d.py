@@ -87,3 +87,15 @@ def conv1d_update(
     if bias is not None:
         y = y + bias
     return F.silu(y), window[:, :, 1:]
+
+
+def conv1d_update_slots(
+    x: torch.Tensor,  # [Bt, C]
+    conv_cache: torch.Tensor,  # [num_slots, C, K-1], advanced in place
+    weight: torch.Tensor,  # [C, K]
+    bias: torch.Tensor | None,
+    slots: torch.Tensor,  # [Bt] distinct state slots
+) -> torch.Tensor:
+    """`conv1d_update` on `conv_cache[slots]`, writing the new states back; returns [Bt, C]."""
+    out, conv_cache[slots] = conv1d_update(x, conv_cache[slots], weight, bias)
+    return out

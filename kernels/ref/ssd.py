@@ -84,6 +84,26 @@ def selective_state_update(
     return y.to(x.dtype)
 
 
+def selective_state_update_slots(
+    cache: torch.Tensor,  # [num_slots, H, P, N], advanced in place at `slots`
+    slots: torch.Tensor,  # [Bt] distinct state slots
+    x: torch.Tensor,  # [Bt, H, P]
+    dt: torch.Tensor,  # [Bt, H] before bias and softplus (in_proj's dt channels)
+    dt_bias: torch.Tensor,  # [H] fp32
+    dt_limit: tuple[float, float],
+    A: torch.Tensor,  # [H]
+    B: torch.Tensor,  # [Bt, G, N]
+    C: torch.Tensor,  # [Bt, G, N]
+    D: torch.Tensor,  # [H]
+) -> torch.Tensor:
+    """The Mamba decode step on `cache[slots]`: `softplus_dt`, then `selective_state_update`,
+    the new states written back; y [Bt, H, P]."""
+    state = cache[slots]
+    y = selective_state_update(state, x, softplus_dt(dt, dt_bias, dt_limit), A, B, C, D)
+    cache[slots] = state
+    return y
+
+
 def ssd_scan_varlen(
     x: torch.Tensor,  # [L, H, P] the sequences packed
     dt: torch.Tensor,  # [L, H] fp32, after softplus
