@@ -31,6 +31,8 @@ from bench.kernel_shapes import (
     INTER,
     MAMBA_HEADS,
     MAMBA_P,
+    N_GROUPS,
+    SHARED_INTER,
     SSM_N,
     TOP_K,
     mamba_inputs,
@@ -205,13 +207,46 @@ def bench_mamba_decode(reps: int) -> list[Row]:
     return rows
 
 
+def bench_gemv(reps: int) -> list[Row]:
+    """The decode projections at batch 1 (kernels.linear: Triton GEMV where it wins, see
+    kernels/gemv.py) against cuBLAS' F.linear with the relu^2 or the fp32 cast the layer
+    needs after it; in_proj at 1 and 4 rows stays with cuBLAS."""
+    from hybridserve import kernels
+
+    rows = []
+    in_proj = 2 * D_INNER + 2 * N_GROUPS * SSM_N + MAMBA_HEADS
+    cases = [
+        ("mamba in_proj", 1, in_proj, HIDDEN, {}),
+        ("mamba out_proj", 1, HIDDEN, D_INNER, {}),
+        ("shared up + relu^2", 1, SHARED_INTER, HIDDEN, {"relu2": True}),
+        ("shared down, fp32 out", 1, HIDDEN, SHARED_INTER, {"fp32_out": True}),
+    ]
+    for name, m, n, k, opts in cases:
+        x = torch.randn(m, k, device="cuda", dtype=BF16)
+        w = torch.randn(n, k, device="cuda", dtype=BF16) * k**-0.5
+
+        def cublas(x=x, w=w, opts=opts) -> torch.Tensor:
+            y = torch.nn.functional.linear(x, w)
+            y = y.relu().square() if opts.get("relu2") else y
+            return y.float() if opts.get("fp32_out") else y
+
+        want = cublas()
+        poison()
+        out = kernels.linear(x, w, **opts)
+        fn = partial(kernels.linear, x, w, **opts)
+        nbytes = n * k * 2 + m * (k + n) * 2
+        rows.append(row(f"linear ({name})", f"M={m} N={n} K={k}", out, want, 1e-2, cublas, fn,
+                        nbytes, reps))  # fmt: skip
+    return rows
+
+
 def bench_gate(reps: int) -> list[Row]:
     from hybridserve import kernels
 
     rows = []
     w = torch.randn(EXPERTS, HIDDEN, device="cuda") * HIDDEN**-0.5
     bias = torch.randn(EXPERTS, device="cuda") * 0.1
-    for t in (1, 64, 512):
+    for t in (1, 64, 512, 8192):
         x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
         args = (x, w, bias, TOP_K, 1, 1, True, 2.5)
         want = ref.gate_topk(*args)[0].sort(-1).values
@@ -219,7 +254,7 @@ def bench_gate(reps: int) -> list[Row]:
         out = kernels.gate_topk(*args)[0].sort(-1).values
         rows.append(
             row(
-                "gate_topk (fp32 mm + topk)",
+                "gate_topk (logits + topk)",
                 f"T={t} E={EXPERTS} k={TOP_K}",
                 out,
                 want,
@@ -286,7 +321,7 @@ def collect(reps: int) -> tuple[list[Row], float]:
         flush=True,
     )
     rows = bench_norms(reps) + bench_conv(reps) + bench_attention(reps)
-    rows += bench_mamba_decode(reps) + bench_gate(reps)
+    rows += bench_mamba_decode(reps) + bench_gemv(reps) + bench_gate(reps)
     rows += bench_conv_prefill(reps) + bench_ssd_prefill(reps) + bench_prefill_attention(reps)
     rows += bench_moe(reps)
     return rows, bw

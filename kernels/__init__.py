@@ -15,6 +15,7 @@ __all__ = [
     "conv1d_update_slots",
     "gate_topk",
     "gated_rms_norm",
+    "linear",
     "moe_experts",
     "paged_decode_attention",
     "ref",
@@ -26,6 +27,30 @@ __all__ = [
 
 # Each entry point has the signature of its reference and picks Triton for CUDA tensors; the
 # Triton modules (and triton itself) are imported on first use, so CPU machines never need them.
+
+
+def linear(
+    x: torch.Tensor, weight: torch.Tensor, relu2: bool = False, fp32_out: bool = False
+) -> torch.Tensor:
+    """`x @ weight.T` [.., out]; `relu2`: relu(.)^2 of it; `fp32_out`: in fp32, the accumulator
+    as it is (no rounding to x's dtype, no cast kernel after). On CUDA a Triton GEMV where it
+    beats cuBLAS (one row, see kernels/gemv.py), cuBLAS otherwise; the reference on CPU."""
+    assert not (relu2 and fp32_out)
+    if fp32_out and (not x.is_cuda or x.dtype == torch.float32):
+        return ref.linear_fp32(x, weight)
+    x2 = x.reshape(-1, x.shape[-1])
+    if x.is_cuda:
+        from hybridserve.kernels import gemv
+
+        if x2.stride(-1) == 1 and gemv.use_gemv(x2, weight):
+            out = gemv.gemv(x2, weight, relu2, torch.float32 if fp32_out else None)
+            return out.view(*x.shape[:-1], -1)
+    if fp32_out:
+        out = torch.mm(x2, weight.t(), out_dtype=torch.float32)
+    else:
+        out = F.linear(x2, weight)
+        out = F.relu(out).square() if relu2 else out
+    return out.view(*x.shape[:-1], -1)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -70,16 +95,16 @@ def gate_topk(
     norm_topk_prob: bool,
     routed_scaling_factor: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weights [T, k] fp32, ids [T, k]); Triton top-k after an fp32 matmul for ungrouped
-    routing on CUDA, the reference otherwise."""
-    if not x.is_cuda or n_group > 1:
+    """(weights [T, k] fp32, ids [T, k]); Triton logits and top-k for ungrouped routing of
+    bf16/fp16 activations on CUDA, the reference otherwise."""
+    if not x.is_cuda or n_group > 1 or x.dtype == torch.float32:
         return ref.gate_topk(
             x, gate_weight, correction_bias, top_k, n_group, topk_group, norm_topk_prob,
             routed_scaling_factor,
         )  # fmt: skip
     from hybridserve.kernels import gate
 
-    logits = F.linear(x.float(), gate_weight.float())
+    logits = gate.router_logits(x.reshape(-1, x.shape[-1]), gate_weight.float())
     bias = correction_bias.float()
     return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)
 
@@ -112,13 +137,13 @@ def moe_experts(
     topk_weights: torch.Tensor,  # [T, k] fp32
     topk_ids: torch.Tensor,  # [T, k] global expert ids
     first_expert: int = 0,
-    init: torch.Tensor | None = None,  # [T, hidden] added to the result (the shared expert)
+    acc: torch.Tensor | None = None,  # fp32 [T, hidden] added onto in place (the shared expert)
 ) -> torch.Tensor:
     if not x.is_cuda:
-        return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, init)
+        return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
     from hybridserve.kernels import moe
 
-    return moe.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, init=init)
+    return moe.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc=acc)
 
 
 def conv1d_update(

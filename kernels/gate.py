@@ -1,10 +1,14 @@
-"""Triton top-k of the MoE gate for ungrouped routing (n_group == 1, as Nemotron 3 Nano): from the
-fp32 router logits, sigmoid, top-k chosen with the score-correction bias, weights taken without
-it, normalised and scaled; oracle: kernels/ref/moe.py `gate_topk` (the logits stay one cuBLAS
-matmul in fp32).
+"""Triton MoE gate for ungrouped routing (n_group == 1, as Nemotron 3 Nano): the fp32 router
+logits, then sigmoid, top-k chosen with the score-correction bias, weights taken without it,
+normalised and scaled; oracle: kernels/ref/moe.py `gate_topk`.
 
-One program per token holds its E scores in registers and runs k rounds of argmax, replacing the
-reference's sigmoid, add, topk, gather, sum, div and scale kernels with one.
+The logits read the model-dtype activations as they are against the fp32 gate weight split into
+two tf32 terms (an activation in bf16 is exact in tf32, the weight's high and low parts together
+hold its fp32 mantissa to ~2^-21): near-fp32 accuracy from tensor cores, where the reference's
+cast of the activations and fp32 FFMA GEMM took 190 us a MoE layer at 8192 tokens (H200).
+
+The top-k runs one program per token holding its E scores in registers for k rounds of argmax,
+replacing the reference's sigmoid, add, topk, gather, sum, div and scale kernels with one.
 """
 
 from __future__ import annotations
@@ -15,13 +19,79 @@ import triton.language as tl
 
 
 @triton.jit
+def _logits_kernel(
+    x_ptr,  # [T, K] model dtype
+    w_ptr,  # [E, K] fp32
+    out_ptr,  # [S, T, E] fp32: the partial sum over each of S slices of K
+    num_tokens,
+    num_experts,
+    K,
+    split_k,  # columns a slice (a multiple of BLOCK_K)
+    stride_x,
+    stride_w,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    split = tl.program_id(2)
+    offs_k = tl.arange(0, BLOCK_K)
+    acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+    for k0 in range(split * split_k, tl.minimum(K, (split + 1) * split_k), BLOCK_K):
+        ks = k0 + offs_k
+        a = tl.load(
+            x_ptr + rows.to(tl.int64)[:, None] * stride_x + ks[None, :],
+            mask=(rows < num_tokens)[:, None] & (ks < K)[None, :],
+            other=0.0,
+        ).to(tl.float32)
+        w = tl.load(
+            w_ptr + cols[None, :] * stride_w + ks[:, None],
+            mask=(cols < num_experts)[None, :] & (ks < K)[:, None],
+            other=0.0,
+        )  # [BLOCK_K, BLOCK_N]
+        w_hi = (w.to(tl.uint32, bitcast=True) & 0xFFFFE000).to(tl.float32, bitcast=True)
+        # A BLOCK_K slice's product in a fresh tensor-core accumulator, added in registers: the
+        # MMA's truncating adds, run through all of K, erred by ~3e-5 at K=2688.
+        part = tl.dot(a, w_hi, input_precision="tf32")
+        acc += tl.dot(a, w - w_hi, part, input_precision="tf32")
+    out = out_ptr + (split * num_tokens + rows.to(tl.int64))[:, None] * num_experts + cols[None, :]
+    tl.store(out, acc, mask=(rows < num_tokens)[:, None] & (cols < num_experts)[None, :])
+
+
+def router_logits(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Partial fp32 `x @ weight.T` [S, T, E] over S slices of the hidden dim (their sum is the
+    logits; `topk_from_logits` adds them as it loads) for activations `x` [T, K] in a dtype
+    exact in tf32 (bf16; fp16 within tf32's range) and the fp32 gate weight [E, K].
+
+    A program reads a 16- or 64-expert block of the weight; few tokens make few programs, so the
+    hidden dim is split until about one program an SM (T=1: 64 programs of 21 KB, not 8 of 172)."""
+    T, K = x.shape
+    E = weight.shape[0]
+    assert weight.dtype == torch.float32 and x.stride(-1) == 1 and weight.stride(-1) == 1
+    bm, bn, bk = (16, 16, 64) if T <= 64 else (64, 64, 64)
+    tiles = triton.cdiv(T, bm) * triton.cdiv(E, bn)
+    splits = max(1, min(8, 128 // tiles, triton.cdiv(K, 4 * bk)))
+    split_k = triton.cdiv(triton.cdiv(K, splits), bk) * bk
+    splits = triton.cdiv(K, split_k)
+    out = torch.empty((splits, T, E), dtype=torch.float32, device=x.device)
+    if T:
+        _logits_kernel[(triton.cdiv(T, bm), triton.cdiv(E, bn), splits)](
+            x, weight, out, T, E, K, split_k, x.stride(0), weight.stride(0),
+            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, num_warps=4,
+        )  # fmt: skip
+    return out
+
+
+@triton.jit
 def _topk_kernel(
-    logits_ptr,  # [T, E] fp32
+    logits_ptr,  # [S, T, E] fp32 partial sums, contiguous
     bias_ptr,  # [E] fp32
     weights_ptr,  # [T, K] fp32 out
     ids_ptr,  # [T, K] int64 out
+    num_splits,
+    num_tokens,
     num_experts,
-    stride_t,
     scale,
     K: tl.constexpr,
     BLOCK_K: tl.constexpr,
@@ -31,7 +101,10 @@ def _topk_kernel(
     t = tl.program_id(0).to(tl.int64)
     offs_e = tl.arange(0, BLOCK_E)
     emask = offs_e < num_experts
-    logits = tl.load(logits_ptr + t * stride_t + offs_e, mask=emask, other=0.0)
+    logits = tl.zeros([BLOCK_E], dtype=tl.float32)
+    for s in range(num_splits):
+        row = logits_ptr + (s * num_tokens + t) * num_experts
+        logits += tl.load(row + offs_e, mask=emask, other=0.0)
     scores = tl.sigmoid(logits)
     bias = tl.load(bias_ptr + offs_e, mask=emask, other=0.0)
     choice = tl.where(emask, scores + bias, float("-inf"))
@@ -52,15 +125,16 @@ def _topk_kernel(
 
 
 def topk_from_logits(
-    logits: torch.Tensor,  # [T, E] fp32
+    logits: torch.Tensor,  # [T, E] fp32, or [S, T, E] partial sums (router_logits)
     correction_bias: torch.Tensor,  # [E] fp32
     top_k: int,
     norm_topk_prob: bool,
     routed_scaling_factor: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(weights [T, k] fp32, ids [T, k] int64)."""
-    T, E = logits.shape
-    assert logits.dtype == torch.float32 and logits.stride(-1) == 1
+    logits = logits.reshape(-1, *logits.shape[-2:]).contiguous()
+    S, T, E = logits.shape
+    assert logits.dtype == torch.float32
     weights = torch.empty((T, top_k), dtype=torch.float32, device=logits.device)
     ids = torch.empty((T, top_k), dtype=torch.int64, device=logits.device)
     if T == 0:
@@ -70,8 +144,9 @@ def topk_from_logits(
         correction_bias,
         weights,
         ids,
+        S,
+        T,
         E,
-        logits.stride(0),
         routed_scaling_factor,
         K=top_k,
         BLOCK_K=triton.next_power_of_2(top_k),

@@ -34,9 +34,18 @@ class ExpertAlignment(NamedTuple):
 
 @triton.jit
 def _count_kernel(
-    ids_ptr, counts_ptr, rank_ptr, num_pairs, first_expert, num_experts, BLOCK: tl.constexpr
+    ids_ptr,
+    counts_ptr,
+    rank_ptr,
+    sorted_ids_ptr,  # [num_rows], filled with the padding id (num_pairs) here
+    num_pairs,
+    num_rows,
+    first_expert,
+    num_experts,
+    BLOCK: tl.constexpr,
 ):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(sorted_ids_ptr + offs, tl.zeros([BLOCK], tl.int32) + num_pairs, mask=offs < num_rows)
     inb = offs < num_pairs
     e = tl.load(ids_ptr + offs, mask=inb, other=-1).to(tl.int32) - first_expert
     local = inb & (e >= 0) & (e < num_experts)
@@ -62,8 +71,7 @@ def _align_few_kernel(
     ids_ptr,
     block_expert_ptr,
     sorted_ids_ptr,
-    out_ptr,  # set on the way to init (or zeros): the down projection's output, out_numel long
-    init_ptr,
+    out_ptr,  # zeroed on the way unless out_numel is 0: the down projection's output
     out_numel,
     num_pairs,
     first_expert,
@@ -73,7 +81,6 @@ def _align_few_kernel(
     BLOCK_E: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_R: tl.constexpr,
-    HAS_INIT: tl.constexpr,
 ):
     # Few pairs: count, lay out and scatter in one program, ranks from a pair-by-pair compare.
     p = tl.arange(0, BLOCK_P)
@@ -97,10 +104,7 @@ def _align_few_kernel(
     _store_block_experts(block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_R)
     for z0 in range(0, out_numel, 1024):
         z = z0 + tl.arange(0, 1024)
-        v = tl.zeros([1024], dtype=tl.float32)
-        if HAS_INIT:
-            v = tl.load(init_ptr + z, mask=z < out_numel, other=0.0).to(tl.float32)
-        tl.store(out_ptr + z, v.to(out_ptr.dtype.element_ty), mask=z < out_numel)
+        tl.store(out_ptr + z, tl.zeros([1024], dtype=out_ptr.dtype.element_ty), mask=z < out_numel)
 
 
 @triton.jit
@@ -108,10 +112,8 @@ def _block_layout_kernel(
     counts_ptr,
     starts_ptr,  # [E] first row of each expert's padded segment
     block_expert_ptr,  # [num_blocks]
-    sorted_ids_ptr,  # [num_blocks * BLOCK_M], filled with the padding id here
     num_experts,
     num_blocks,
-    num_pairs,
     BLOCK_M: tl.constexpr,
     BLOCK_E: tl.constexpr,
     BLOCK_B: tl.constexpr,
@@ -122,10 +124,6 @@ def _block_layout_kernel(
     block_end = tl.cumsum(nblk, axis=0)  # [E] inclusive
     tl.store(starts_ptr + ex, (block_end - nblk) * BLOCK_M, mask=ex < num_experts)
     _store_block_experts(block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_B)
-    for b0 in range(0, num_blocks, BLOCK_B):
-        b = b0 + tl.arange(0, BLOCK_B)
-        for r in tl.static_range(BLOCK_M):
-            tl.store(sorted_ids_ptr + b * BLOCK_M + r, num_pairs, mask=b < num_blocks)
 
 
 @triton.jit
@@ -146,15 +144,13 @@ def align_by_expert(
     num_experts: int,  # local experts
     first_expert: int,
     block_m: int,
-    out: torch.Tensor | None = None,
-    init: torch.Tensor | None = None,
+    zero: torch.Tensor | None = None,
 ) -> ExpertAlignment:
     """Group the (token, slot) pairs of each local expert into row blocks of `block_m`.
 
     Sizes depend only on T*k and the expert count (no host synchronisation, graph-safe): the
-    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1. `out`,
-    if given, is set to `init` (zeros without it), contiguous both: with few pairs (decode) that
-    is the same single launch."""
+    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1. `zero`,
+    if given (contiguous), is zeroed: with few pairs (decode) in the same single launch."""
     tk, dev = topk_ids.numel(), topk_ids.device
     ids = topk_ids.reshape(-1)
     num_blocks = triton.cdiv(tk, block_m) + min(tk, num_experts)
@@ -165,9 +161,8 @@ def align_by_expert(
             ids,
             block_expert,
             sorted_ids,
-            ids if out is None else out,
-            ids if init is None else init,
-            0 if out is None else out.numel(),
+            ids if zero is None else zero,
+            0 if zero is None else zero.numel(),
             tk,
             first_expert,
             num_experts,
@@ -176,31 +171,30 @@ def align_by_expert(
             BLOCK_E=triton.next_power_of_2(num_experts),
             BLOCK_M=block_m,
             BLOCK_R=128,
-            HAS_INIT=init is not None,
         )
         return ExpertAlignment(sorted_ids, block_expert)
-    if out is not None and init is not None:
-        out.copy_(init)
-    elif out is not None:
-        out.zero_()
+    if zero is not None:
+        zero.zero_()
     counts = torch.zeros(num_experts, dtype=torch.int32, device=dev)
     rank = torch.empty(tk, dtype=torch.int32, device=dev)
     starts = torch.empty(num_experts, dtype=torch.int32, device=dev)
-    grid = (triton.cdiv(tk, 1024),)
-    _count_kernel[grid](ids, counts, rank, tk, first_expert, num_experts, BLOCK=1024)
+    rows = sorted_ids.numel()
+    _count_kernel[(triton.cdiv(rows, 1024),)](
+        ids, counts, rank, sorted_ids, tk, rows, first_expert, num_experts, BLOCK=1024
+    )
     _block_layout_kernel[(1,)](
         counts,
         starts,
         block_expert,
-        sorted_ids,
         num_experts,
         num_blocks,
-        tk,
         BLOCK_M=block_m,
         BLOCK_E=triton.next_power_of_2(num_experts),
         BLOCK_B=64,
     )
-    _scatter_kernel[grid](ids, rank, starts, sorted_ids, tk, first_expert, BLOCK=1024)
+    _scatter_kernel[(triton.cdiv(tk, 1024),)](
+        ids, rank, starts, sorted_ids, tk, first_expert, BLOCK=1024
+    )
     return ExpertAlignment(sorted_ids, block_expert)
 
 
@@ -285,22 +279,23 @@ def moe_experts(
     topk_ids: torch.Tensor,  # [T, k] global expert ids
     first_expert: int = 0,
     config: MoEBlockConfig | None = None,
-    init: torch.Tensor | None = None,
+    acc: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """`init` (e.g. the shared expert's output; zeros if None) plus the sum over the chosen local
-    experts of `w * down(relu(up(x))^2)`; fp32 [T, hidden].
+    """The sum over the chosen local experts of `w * down(relu(up(x))^2)` added in place onto
+    `acc` (fp32 [T, hidden], contiguous: e.g. the shared expert's output) or onto zeros; returns
+    that fp32 tensor.
 
     Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel)."""
     T, hidden = x.shape
     E, inter, _ = w_up.shape
     k = topk_ids.shape[1]
+    out = torch.empty((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
+    assert out.dtype == torch.float32 and out.is_contiguous()
     if T == 0:
-        return torch.zeros((T, hidden), dtype=torch.float32, device=x.device)
-    init = init.contiguous() if init is not None else None
+        return out
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
     cfg = config or moe_block_config(T, k, E, x.element_size(), _shared_memory(x.device))
-    out = torch.empty((T, hidden), dtype=torch.float32, device=x.device)
-    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m, out, init)
+    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m, out if acc is None else None)
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()
     grouped_gemm(x, w_up, h, weights, align, k, cfg, down=False)

@@ -45,7 +45,8 @@ def _add_rms_norm_kernel(
     cols = tl.arange(0, BLOCK)
     mask = cols < n
     r = tl.load(r_ptr + row * stride_r + cols, mask=mask, other=0.0).to(tl.float32)
-    d = tl.load(d_ptr + row * stride_d + cols, mask=mask, other=0.0).to(tl.float32)
+    d = tl.load(d_ptr + row * stride_d + cols, mask=mask, other=0.0)
+    d = d.to(out_ptr.dtype.element_ty).to(tl.float32)  # a wider delta: rounded to model dtype
     total = (r + d).to(sum_ptr.dtype.element_ty)
     tl.store(sum_ptr + row * stride_sum + cols, total, mask=mask)
     x = total.to(out_ptr.dtype.element_ty).to(tl.float32)  # the norm reads the sum cast down
@@ -83,7 +84,8 @@ def add_rms_norm(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(`residual + delta` in residual's dtype, the RMSNorm of that sum cast to weight's dtype)
     in one pass: a block boundary of the residual stream (the add and the norm were two
-    kernels, three with a cast from an fp32 stream)."""
+    kernels, three with a cast from an fp32 stream). A `delta` wider than weight's (the model's)
+    dtype, the MoE's fp32 sum, is rounded to it first in the same pass."""
     n = residual.shape[-1]
     r2, d2 = _rows(residual), _rows(delta)
     total = torch.empty((r2.shape[0], n), dtype=residual.dtype, device=residual.device)

@@ -40,17 +40,16 @@ def moe_experts(
     topk_weights: torch.Tensor,  # [T, k] fp32
     topk_ids: torch.Tensor,  # [T, k] global expert ids
     first_expert: int = 0,
-    init: torch.Tensor | None = None,
+    acc: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """`init` (zeros if None) plus the sum over the chosen local experts of
-    `w * down(relu(up(x))^2)`; fp32 [T, hidden].
+    """The sum over the chosen local experts of `w * down(relu(up(x))^2)` added in place onto
+    `acc` (fp32 [T, hidden], e.g. the shared expert's output) or onto zeros; returns that fp32
+    tensor.
 
     Experts outside [first_expert, first_expert + E_local) contribute nothing here: with expert
     parallelism another rank adds them in the group's all-reduce.
     """
-    out = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
-    if init is not None:
-        out += init
+    out = torch.zeros(x.shape, dtype=torch.float32, device=x.device) if acc is None else acc
     local = topk_ids - first_expert
     for e in torch.unique(local).tolist():
         if not 0 <= e < w_up.shape[0]:

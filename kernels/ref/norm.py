@@ -16,9 +16,11 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 def add_rms_norm(
     residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A pre-norm block boundary: the residual stream plus the block's output (in the stream's
-    dtype), and the next block's RMSNorm of that sum cast to the weight's dtype."""
-    total = residual + delta
+    """A pre-norm block boundary: the residual stream plus the block's output, and the next
+    block's RMSNorm of that sum cast to the weight's (the model's) dtype. The output is rounded
+    to the model's dtype first when it comes wider (the MoE's fp32 sum), as the reference
+    model's blocks return it; the sum is in the stream's dtype."""
+    total = residual + delta.to(weight.dtype)
     return total, rms_norm(total.to(weight.dtype), weight, eps)
 
 

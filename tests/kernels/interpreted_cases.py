@@ -59,8 +59,8 @@ def rms_norm() -> float:
 def add_rms_norm() -> float:
     from hybridserve.kernels import norm
 
-    residual, delta = torch.randn(2, 3, 100) * 3
-    w = torch.randn(100)
+    residual, w = torch.randn(2, 3, 100, dtype=DTYPE) * 3, torch.randn(100, dtype=DTYPE)
+    delta = torch.randn(2, 3, 100, dtype=torch.float64)  # wider than the model's: rounded to it
     want_sum, want = ref.add_rms_norm(residual, delta, w, 1e-5)
     total, out = norm.add_rms_norm(residual, delta, w, 1e-5)
     assert torch.equal(total, want_sum), "residual sum"
@@ -128,13 +128,29 @@ def selective_state_update_slots() -> float:
 
 
 @case
+def gemv() -> float:
+    """Odd N and K (masked tiles), plain, relu^2 and fp32 out."""
+    from hybridserve.kernels import gemv
+
+    errs = []
+    for n, k in ((40, 300), (70, 2100), (3, 64)):
+        x, w = torch.randn(1, k, dtype=DTYPE), torch.randn(n, k, dtype=DTYPE) * k**-0.5
+        want = torch.nn.functional.linear(x, w)
+        errs.append(rel_err(gemv.gemv(x, w), want))
+        errs.append(rel_err(gemv.gemv(x, w, relu2=True), want.relu().square()))
+        errs.append(rel_err(gemv.gemv(x, w, out_dtype=torch.float32), ref.linear_fp32(x, w)))
+    return max(errs)
+
+
+@case
 def gate_topk() -> float:
     from hybridserve.kernels import gate
 
-    x, w = torch.randn(3, 64, dtype=DTYPE), torch.randn(40, 64) * 64**-0.5
+    x, w = torch.randn(3, 600, dtype=DTYPE), torch.randn(40, 600) * 600**-0.5
     bias = torch.randn(40) * 0.1
     want_w, want_ids = ref.gate_topk(x, w, bias, 3, 1, 1, True, 2.5)
-    logits = x.float() @ w.t()
+    logits = gate.router_logits(x, w)  # partial sums over 3 slices of the 600 columns
+    assert logits.shape[0] == 3 and rel_err(logits.sum(0), x @ w.t()) < REL, "logits"
     got_w, got_ids = gate.topk_from_logits(logits, bias, 3, True, 2.5)
     assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values), "expert ids"
     return rel_err(got_w.gather(1, got_ids.argsort(-1)), want_w.gather(1, want_ids.argsort(-1)))
@@ -143,7 +159,7 @@ def gate_topk() -> float:
 @case
 def moe_experts() -> float:
     """Both alignments: one program for few (token, slot) pairs (6), three kernels for more (15),
-    with and without an initial output (the shared expert's)."""
+    adding onto zeros and onto a given fp32 output (the shared expert's) in place."""
     from hybridserve.kernels import moe
 
     experts, hidden, inter, k = 16, 72, 40, 3  # 8 local experts: ids 8..15
@@ -151,13 +167,14 @@ def moe_experts() -> float:
     w_down = torch.randn(experts, hidden, inter, dtype=DTYPE)[8:].contiguous() * inter**-0.5
     cfg = moe.MoEBlockConfig(16, 32, 32, 4, 1, group_m=2)
     errs = []
-    for tokens, with_init in ((moe.FEW_PAIRS // k, False), (moe.FEW_PAIRS // k, True), (5, True)):
+    for tokens, with_acc in ((moe.FEW_PAIRS // k, False), (moe.FEW_PAIRS // k, True), (5, True)):
         x = torch.randn(tokens, hidden, dtype=DTYPE)
         ids = torch.rand(tokens, experts).topk(k, dim=-1).indices
         weights = torch.rand(tokens, k)
-        init = torch.randn(tokens, hidden, dtype=DTYPE) if with_init else None
-        want = ref.moe_experts(x, w_up, w_down, weights, ids, 8, init)
-        out = moe.moe_experts(x, w_up, w_down, weights, ids, 8, cfg, init)
+        acc = torch.randn(tokens, hidden) if with_acc else None
+        want = ref.moe_experts(x, w_up, w_down, weights, ids, 8, None if acc is None else acc + 0)
+        out = moe.moe_experts(x, w_up, w_down, weights, ids, 8, cfg, acc)
+        assert acc is None or out is acc, "adds in place"
         errs.append(rel_err(out, want))
     return max(errs)
 

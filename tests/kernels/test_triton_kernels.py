@@ -28,11 +28,14 @@ def test_rms_norm(rows: int, hidden: int) -> None:
 @pytest.mark.parametrize("rows", [1, 3, 257])
 @pytest.mark.parametrize("hidden", [2688, 100])
 @pytest.mark.parametrize("stream_dtype", [torch.float32, torch.bfloat16])  # residual_in_fp32
-def test_add_rms_norm(rows: int, hidden: int, stream_dtype: torch.dtype) -> None:
+@pytest.mark.parametrize("delta_dtype", [torch.float32, torch.bfloat16])  # fp32: the MoE's sum
+def test_add_rms_norm(
+    rows: int, hidden: int, stream_dtype: torch.dtype, delta_dtype: torch.dtype
+) -> None:
     from hybridserve.kernels import norm
 
     residual = torch.randn(rows, hidden, device="cuda", dtype=stream_dtype) * 3
-    delta = torch.randn(rows, hidden, device="cuda", dtype=torch.bfloat16)
+    delta = torch.randn(rows, hidden, device="cuda", dtype=delta_dtype)
     w = torch.randn(hidden, device="cuda", dtype=torch.bfloat16)
     want_sum, want = ref.add_rms_norm(residual, delta, w, 1e-5)
     poison()
@@ -170,9 +173,10 @@ def test_moe_experts_nemotron_shape(tokens: int) -> None:
     want = ref.moe_experts(x, w_up, w_down, weights, ids)
     poison()
     assert rel_err(moe.moe_experts(x, w_up, w_down, weights, ids), want) < MOE_REL
-    shared = torch.randn_like(x)  # added in fp32, as the shared expert's output is
-    want = ref.moe_experts(x, w_up, w_down, weights, ids, init=shared)
-    assert rel_err(moe.moe_experts(x, w_up, w_down, weights, ids, init=shared), want) < MOE_REL
+    shared = torch.randn_like(x, dtype=torch.float32)  # the shared expert's fp32 output
+    want = ref.moe_experts(x, w_up, w_down, weights, ids, acc=shared.clone())
+    out = moe.moe_experts(x, w_up, w_down, weights, ids, acc=shared)
+    assert out is shared and rel_err(out, want) < MOE_REL
 
 
 @gpu
@@ -258,6 +262,34 @@ def test_selective_state_update_slots(
 
 
 @gpu
+@pytest.mark.parametrize(("n", "k"), [(3712, 2688), (2688, 4096), (37, 1000)])
+def test_gemv(n: int, k: int) -> None:
+    from hybridserve.kernels import gemv
+
+    x = torch.randn(1, k, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * k**-0.5
+    want = torch.nn.functional.linear(x, w)
+    poison()
+    assert rel_err(gemv.gemv(x, w), want) < BF16_REL
+    assert rel_err(gemv.gemv(x, w, relu2=True), want.relu().square()) < BF16_REL
+    got = gemv.gemv(x, w, out_dtype=torch.float32)
+    assert got.dtype == torch.float32 and rel_err(got, ref.linear_fp32(x, w)) < 1e-5
+
+
+@gpu
+@pytest.mark.parametrize("tokens", [1, 3, 64, 257, 2000])
+def test_router_logits_at_fp32_accuracy(tokens: int) -> None:
+    from hybridserve.kernels import gate
+
+    x = torch.randn(tokens, 2688, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(128, 2688, device="cuda") * 2688**-0.5
+    poison()
+    got = gate.router_logits(x, w).sum(0)
+    want = (x.double() @ w.double().t()).float()
+    assert (got - want).abs().max().item() < 1e-5  # tf32 alone errs by ~1e-3 here
+
+
+@gpu
 @pytest.mark.parametrize("tokens", [1, 3, 257])
 @pytest.mark.parametrize(("experts", "top_k", "normalize"), [(128, 6, True), (40, 3, False)])
 def test_gate_topk(tokens: int, experts: int, top_k: int, normalize: bool) -> None:
@@ -292,6 +324,9 @@ def test_dispatch_uses_reference_on_cpu() -> None:
     assert torch.equal(kernels.moe_experts(*args), ref.moe_experts(*args))
     gate = (torch.randn(4, 32), torch.randn(8, 32), torch.zeros(8), 2, 1, 1, True, 1.0)
     assert all(map(torch.equal, kernels.gate_topk(*gate), ref.gate_topk(*gate)))
+    w2 = torch.randn(5, 64)
+    assert torch.equal(kernels.linear(x, w2, relu2=True), (x @ w2.t()).relu().square())
+    assert torch.equal(kernels.linear(x, w2, fp32_out=True), ref.linear_fp32(x, w2))
 
 
 def test_selective_state_update_slots_on_cpu() -> None:

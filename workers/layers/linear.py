@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridserve import kernels
 from hybridserve.workers.distributed import ParallelContext
 from hybridserve.workers.distributed.shard import Ranges, Shard, local_size
 
@@ -25,8 +26,12 @@ class ColumnParallelLinear(nn.Module):
             "bias": Shard((out_features,), 0, ranges),
         }
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight, self.bias)
+    def forward(self, x: torch.Tensor, relu2: bool = False) -> torch.Tensor:
+        """`relu2`: relu(.)^2 of the output (fused into the decode GEMV)."""
+        if self.bias is not None:
+            y = F.linear(x, self.weight, self.bias)
+            return F.relu(y).square() if relu2 else y
+        return kernels.linear(x, self.weight, relu2)
 
 
 class RowParallelLinear(nn.Module):
@@ -49,8 +54,10 @@ class RowParallelLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.shards = {"weight": Shard((out_features, in_features), 1, ranges)}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight)
+    def forward(self, x: torch.Tensor, fp32_out: bool = False) -> torch.Tensor:
+        """`fp32_out`: the product in fp32, not rounded to x's dtype (for a caller that adds
+        onto it in fp32)."""
+        y = kernels.linear(x, self.weight, fp32_out=fp32_out)
         if self.reduce:
             y = self.parallel.all_reduce(y)
         if self.bias is not None and (self.reduce or self.parallel.tp_rank == 0):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hybridserve.workers.distributed import ParallelContext, split_range
@@ -37,5 +36,6 @@ class ReLU2MLP(nn.Module):
         x: torch.Tensor,
         batch: ForwardBatch | None = None,
         caches: HybridCacheBuffers | None = None,
+        fp32_out: bool = False,
     ) -> torch.Tensor:
-        return self.down_proj(F.relu(self.up_proj(x)).square())
+        return self.down_proj(self.up_proj(x, relu2=True), fp32_out)

@@ -98,8 +98,10 @@ class MoE(nn.Module):
             c.norm_topk_prob,
             c.routed_scaling_factor,
         )
-        # the routed experts add onto the shared expert's output in fp32: no separate add
-        shared = self.shared_experts(x) if self.shared_experts is not None else None
+        # The routed experts add onto the shared expert's fp32 output in place: no add, no cast.
+        shared = None if self.shared_experts is None else self.shared_experts(x, fp32_out=True)
         e = self.experts
         out = kernels.moe_experts(x, e.up_proj, e.down_proj, weights, ids, e.first_expert, shared)
+        if self.parallel.tp_size == 1:  # the next block's add_rms_norm rounds it to x's dtype
+            return out
         return self.parallel.all_reduce(out.to(x.dtype))

@@ -84,8 +84,8 @@ class NemotronHForCausalLM(nn.Module):
         x = self.layers[0].norm(h.to(self.layers[0].norm.weight.dtype))
         for layer, after in zip(self.layers, [*self.layers[1:], None]):
             out = layer.mixer(x, batch, caches)
-            if after is None:
-                h = residual + out
+            if after is None:  # (a MoE's output comes in fp32: rounded as add_rms_norm does)
+                h = residual + out.to(x.dtype)
             else:  # this block's residual add and the next block's norm, one kernel
                 residual, x = kernels.add_rms_norm(residual, out, after.norm.weight, after.norm.eps)
         if batch.logits_indices is not None:

@@ -46,8 +46,8 @@ def test_moe_is_the_reference_on_cpu() -> None:
         c.norm_topk_prob,
         c.routed_scaling_factor,
     )
-    e, shared = moe.experts, moe.shared_experts(x)  # the routed experts add onto the shared
-    want = ref.moe_experts(x, e.up_proj, e.down_proj, w, ids, init=shared).to(x.dtype)
+    e, shared = moe.experts, moe.shared_experts(x, fp32_out=True)  # routed add onto shared
+    want = ref.moe_experts(x, e.up_proj, e.down_proj, w, ids, acc=shared)
     assert torch.equal(moe(x, None, None), want)  # type: ignore[arg-type]
 
 

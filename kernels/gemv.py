@@ -1,0 +1,75 @@
+"""Triton matrix-vector product for decode at batch 1: `x @ w.T` for one row x [1, K] and a
+weight [N, K], optionally squared-ReLU'd (the shared expert's up projection) or kept in fp32
+(its down projection, which the routed experts add onto); oracle: `F.linear`
+(kernels/ref/linear.py for fp32).
+
+At one row cuBLAS picks split-K GEMVs: a 20 MB weight takes 8.2-8.4 us with the reduce kernel
+(H200). Here a program reads BLOCK_N whole rows of the weight, so there is no reduce, and the
+relu^2 or the fp32 output cost nothing extra: 6.8-6.9 us for Mamba's out_proj and the shared
+expert's projections (bench/kernels.py). Tiles swept on the H200 (BLOCK_N 1-16, BLOCK_K
+256-2048, 2-8 warps): 4 rows of 1024 columns with 2 warps was best or near it at every shape.
+cuBLAS stays faster for the 55 MB in_proj (17.0 against 17.8 us) and at 2-4 rows (16.5 against
+28.3 us for in_proj at 4), hence `use_gemv`.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+MAX_N = 8192  # wider weights (Mamba's in_proj, the lm_head): cuBLAS
+
+
+def use_gemv(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether `gemv` beats cuBLAS for `x @ weight.T` (x [.., K] on CUDA)."""
+    return x.numel() == x.shape[-1] and weight.shape[0] <= MAX_N
+
+
+@triton.jit
+def _gemv_kernel(
+    x_ptr,  # [K]
+    w_ptr,  # [N, K]
+    out_ptr,  # [N]
+    N,
+    K,
+    stride_w,
+    RELU2: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    acc = tl.zeros([BLOCK_N], dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        w = tl.load(
+            w_ptr + n.to(tl.int64)[:, None] * stride_w + ks[None, :],
+            mask=(n < N)[:, None] & (ks < K)[None, :],
+            other=0.0,
+        )
+        x = tl.load(x_ptr + ks, mask=ks < K, other=0.0)
+        acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
+    if RELU2:  # on the product rounded to the output dtype, as F.relu(F.linear(..)) sees it
+        acc = tl.maximum(acc.to(out_ptr.dtype.element_ty).to(tl.float32), 0.0)
+        acc = acc * acc
+    tl.store(out_ptr + n, acc.to(out_ptr.dtype.element_ty), mask=n < N)
+
+
+def gemv(
+    x: torch.Tensor,  # [1, K]
+    weight: torch.Tensor,  # [N, K]
+    relu2: bool = False,
+    out_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """`x @ weight.T` [1, N] in `out_dtype` (x's by default); `relu2`: relu(.)^2 of it."""
+    K = x.shape[-1]
+    N = weight.shape[0]
+    assert x.numel() == K and x.stride(-1) == 1 and weight.stride(-1) == 1
+    out = torch.empty((1, N), dtype=out_dtype or x.dtype, device=x.device)
+    block_n = 4
+    _gemv_kernel[(triton.cdiv(N, block_n),)](
+        x, weight, out, N, K, weight.stride(0),
+        RELU2=relu2, BLOCK_N=block_n, BLOCK_K=1024, num_warps=2,
+    )  # fmt: skip
+    return out
