@@ -39,17 +39,19 @@ def linear(
     if fp32_out and (not x.is_cuda or x.dtype == torch.float32):
         return ref.linear_fp32(x, weight)
     x2 = x.reshape(-1, x.shape[-1])
-    if x.is_cuda:
-        from hybridserve.kernels import gemv
+    if not x.is_cuda:
+        out = F.linear(x2, weight)
+        out = F.relu(out).square() if relu2 else out
+        return out.view(*x.shape[:-1], -1)
+    from hybridserve.kernels import activation, gemv
 
-        if x2.stride(-1) == 1 and gemv.use_gemv(x2, weight):
-            out = gemv.gemv(x2, weight, relu2, torch.float32 if fp32_out else None)
-            return out.view(*x.shape[:-1], -1)
-    if fp32_out:
+    if x2.stride(-1) == 1 and gemv.use_gemv(x2, weight):
+        out = gemv.gemv(x2, weight, relu2, torch.float32 if fp32_out else None)
+    elif fp32_out:
         out = torch.mm(x2, weight.t(), out_dtype=torch.float32)
     else:
         out = F.linear(x2, weight)
-        out = F.relu(out).square() if relu2 else out
+        out = activation.relu_square_(out) if relu2 else out
     return out.view(*x.shape[:-1], -1)
 
 

@@ -143,6 +143,16 @@ def gemv() -> float:
 
 
 @case
+def relu_square_() -> float:
+    from hybridserve.kernels import activation
+
+    x = torch.randn(3, 5000, dtype=DTYPE)  # a second, partial block
+    want = torch.nn.functional.relu(x).square()
+    assert activation.relu_square_(x) is x, "in place"
+    return rel_err(x, want)
+
+
+@case
 def gate_topk() -> float:
     from hybridserve.kernels import gate
 
@@ -151,6 +161,8 @@ def gate_topk() -> float:
     want_w, want_ids = ref.gate_topk(x, w, bias, 3, 1, 1, True, 2.5)
     logits = gate.router_logits(x, w)  # partial sums over 3 slices of the 600 columns
     assert logits.shape[0] == 3 and rel_err(logits.sum(0), x @ w.t()) < REL, "logits"
+    many = torch.randn(130, 600, dtype=DTYPE)  # the many-token tiles, a partial one
+    assert rel_err(gate.router_logits(many, w).sum(0), many @ w.t()) < REL, "logits, many"
     got_w, got_ids = gate.topk_from_logits(logits, bias, 3, True, 2.5)
     assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values), "expert ids"
     return rel_err(got_w.gather(1, got_ids.argsort(-1)), want_w.gather(1, want_ids.argsort(-1)))

@@ -262,6 +262,16 @@ def test_selective_state_update_slots(
 
 
 @gpu
+@pytest.mark.parametrize("rows", [2, 8192])
+def test_linear_relu2_in_place(rows: int) -> None:
+    x = torch.randn(rows, 2688, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(3712, 2688, device="cuda", dtype=torch.bfloat16) * 2688**-0.5
+    want = torch.nn.functional.linear(x, w).relu().square()
+    poison()
+    assert torch.equal(kernels.linear(x, w, relu2=True), want)
+
+
+@gpu
 @pytest.mark.parametrize(("n", "k"), [(3712, 2688), (2688, 4096), (37, 1000)])
 def test_gemv(n: int, k: int) -> None:
     from hybridserve.kernels import gemv
