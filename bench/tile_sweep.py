@@ -1,9 +1,11 @@
 """Tiles of the tunable Triton kernels on a GPU. MoE: each projection (up, down) of the grouped
 GEMM timed alone per tile at decode, serving and prefill token counts, and the expert alignment
 with its one-program path for few pairs beside the three-kernel path. Varlen conv: an 8192-token
-prefill (one sequence and eight) on the strided in_proj slice the Mamba layer passes.
+prefill (one sequence and eight) on the strided in_proj slice the Mamba layer passes. Gate: the
+router logits kernel per tile at decode, serving and prefill token counts. GEMV: each batch-1
+projection per tile beside cuBLAS' F.linear.
 
-    python3 bench/tile_sweep.py [--kernel moe conv] [--tokens 1 8 ... 8192] [--reps 20]
+    python3 bench/tile_sweep.py [--kernel moe conv gate gemv] [--tokens 1 8 ... 8192] [--reps 20]
 
 Times are CUDA-graph replay medians (GPU time a call)."""
 
@@ -14,9 +16,22 @@ from functools import partial
 
 import torch
 
-from bench.kernel_shapes import BF16, CONV_DIM, CONV_K, D_INNER, EXPERTS, HIDDEN, INTER, TOP_K
+from bench.kernel_shapes import (
+    BF16,
+    CONV_DIM,
+    CONV_K,
+    D_INNER,
+    EXPERTS,
+    HIDDEN,
+    INTER,
+    MAMBA_HEADS,
+    N_GROUPS,
+    SHARED_INTER,
+    SSM_N,
+    TOP_K,
+)  # fmt: skip
 from bench.kernel_timing import graph_us
-from hybridserve.kernels import conv1d, moe, ref
+from hybridserve.kernels import conv1d, gate, gemv, moe, ref
 from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
 FEW_PAIRS = moe.FEW_PAIRS  # the one-program alignment's limit, restored after timing without it
@@ -49,6 +64,55 @@ CONV_TILES = [
         (16, 256, 4),
     )
 ]
+
+
+GATE_TILES = [
+    gate.GateTile(*t)
+    for t in (
+        (16, 16, 64, 4),
+        (32, 128, 64, 4),
+        (64, 64, 64, 4),
+        (64, 128, 64, 4),
+        (128, 64, 64, 8),
+        (128, 128, 64, 8),
+        (128, 128, 32, 8),
+    )
+]
+GEMV_TILES = [
+    gemv.GemvTile(n, k, w)
+    for n in (1, 2, 4, 8, 16)
+    for k in (256, 512, 1024, 2048)
+    for w in (2, 4, 8)
+]
+
+
+def sweep_gate(tokens: list[int], reps: int) -> None:
+    w = torch.randn(EXPERTS, HIDDEN, device="cuda") * HIDDEN**-0.5
+    for t in tokens:
+        x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
+        want = (x.double() @ w.double().t()).float()
+        for tile in GATE_TILES:
+            err = (gate.router_logits(x, w, tile).sum(0) - want).abs().max().item()
+            us = graph_us(partial(gate.router_logits, x, w, tile), reps)
+            print(f"gate T={t} {tuple(tile)}: {us:6.1f} us, max abs err {err:.1e}", flush=True)
+
+
+def sweep_gemv(reps: int) -> None:
+    in_proj = 2 * D_INNER + 2 * N_GROUPS * SSM_N + MAMBA_HEADS
+    shapes = [(HIDDEN, D_INNER), (SHARED_INTER, HIDDEN), (HIDDEN, SHARED_INTER), (in_proj, HIDDEN)]
+    for n, k in shapes:
+        x = torch.randn(1, k, device="cuda", dtype=BF16)
+        w = torch.randn(n, k, device="cuda", dtype=BF16)
+        gb = n * k * 2 / 1e3
+        us = graph_us(partial(torch.nn.functional.linear, x, w), reps)
+        print(f"gemv N={n} K={k}: cuBLAS {us:5.1f} us {gb / us:5.0f} GB/s", flush=True)
+        for tile in GEMV_TILES:
+            us = graph_us(partial(gemv.gemv, x, w, tile=tile), reps)
+            print(
+                f"gemv N={n} K={k} {tuple(tile)}: {us:5.1f} us {gb / us:5.0f} GB/s"
+                + ("  <- default" if tile == gemv.GEMV_TILE else ""),
+                flush=True,
+            )
 
 
 def sweep_conv(reps: int) -> None:
@@ -111,12 +175,17 @@ def main() -> None:
     parser.add_argument(
         "--tokens", type=int, nargs="+", default=[1, 8, 64, 256, 512, 1024, 2048, 8192]
     )
-    parser.add_argument("--kernel", nargs="+", choices=["moe", "conv"], default=["moe", "conv"])
+    kernels = ["moe", "conv", "gate", "gemv"]
+    parser.add_argument("--kernel", nargs="+", choices=kernels, default=kernels)
     parser.add_argument("--reps", type=int, default=20)
     args = parser.parse_args()
     torch.manual_seed(0)
     if "conv" in args.kernel:
         sweep_conv(args.reps)
+    if "gate" in args.kernel:
+        sweep_gate(args.tokens, args.reps)
+    if "gemv" in args.kernel:
+        sweep_gemv(args.reps)
     if "moe" not in args.kernel:
         return
     w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5

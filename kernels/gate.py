@@ -13,6 +13,8 @@ replacing the reference's sigmoid, add, topk, gather, sum, div and scale kernels
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import triton
 import triton.language as tl
@@ -59,7 +61,23 @@ def _logits_kernel(
     tl.store(out, acc, mask=(rows < num_tokens)[:, None] & (cols < num_experts)[None, :])
 
 
-def router_logits(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+class GateTile(NamedTuple):
+    """Tokens x experts x hidden columns of a logits program, and its warps."""
+
+    block_m: int
+    block_n: int
+    block_k: int
+    num_warps: int
+
+
+# swept on the H200 (bench/tile_sweep.py --kernel gate): T=1024 12.3 us, T=8192 66 us with the
+# many-token tile; 64x64x64 (4 warps) took 13.7 and 75
+FEW_TOKENS, MANY_TOKENS = GateTile(16, 16, 64, 4), GateTile(128, 64, 64, 8)
+
+
+def router_logits(
+    x: torch.Tensor, weight: torch.Tensor, tile: GateTile | None = None
+) -> torch.Tensor:
     """Partial fp32 `x @ weight.T` [S, T, E] over S slices of the hidden dim (their sum is the
     logits; `topk_from_logits` adds them as it loads) for activations `x` [T, K] in a dtype
     exact in tf32 (bf16; fp16 within tf32's range) and the fp32 gate weight [E, K].
@@ -69,8 +87,7 @@ def router_logits(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     T, K = x.shape
     E = weight.shape[0]
     assert weight.dtype == torch.float32 and x.stride(-1) == 1 and weight.stride(-1) == 1
-    # tiles swept on the H200 (T=1024: 12.3 us, T=8192: 66 us; 64x64 tiles 13.7 and 75)
-    bm, bn, bk, warps = (16, 16, 64, 4) if T <= 64 else (128, 64, 64, 8)
+    bm, bn, bk, warps = tile or (FEW_TOKENS if T <= 64 else MANY_TOKENS)
     tiles = triton.cdiv(T, bm) * triton.cdiv(E, bn)
     splits = max(1, min(8, 128 // tiles, triton.cdiv(K, 4 * bk)))
     split_k = triton.cdiv(triton.cdiv(K, splits), bk) * bk

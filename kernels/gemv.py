@@ -6,18 +6,30 @@ weight [N, K], optionally squared-ReLU'd (the shared expert's up projection) or 
 At one row cuBLAS picks split-K GEMVs: a 20 MB weight takes 8.2-8.4 us with the reduce kernel
 (H200). Here a program reads BLOCK_N whole rows of the weight, so there is no reduce, and the
 relu^2 or the fp32 output cost nothing extra: 6.8-6.9 us for Mamba's out_proj and the shared
-expert's projections (bench/kernels.py). Tiles swept on the H200 (BLOCK_N 1-16, BLOCK_K
-256-2048, 2-8 warps): 4 rows of 1024 columns with 2 warps was best or near it at every shape.
+expert's projections (bench/kernels.py). Tiles swept on the H200 (bench/tile_sweep.py --kernel
+gemv): 4 rows of 1024 columns with 2 warps was best or near it at every shape.
 cuBLAS stays faster for the 55 MB in_proj (17.0 against 17.8 us) and at 2-4 rows (16.5 against
 28.3 us for in_proj at 4), hence `use_gemv`.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import triton
 import triton.language as tl
 
+
+class GemvTile(NamedTuple):
+    """Weight rows x columns a program reads per step, and its warps."""
+
+    block_n: int
+    block_k: int
+    num_warps: int
+
+
+GEMV_TILE = GemvTile(4, 1024, 2)
 MAX_N = 8192  # wider weights (Mamba's in_proj, the lm_head): cuBLAS
 
 
@@ -61,15 +73,15 @@ def gemv(
     weight: torch.Tensor,  # [N, K]
     relu2: bool = False,
     out_dtype: torch.dtype | None = None,
+    tile: GemvTile = GEMV_TILE,
 ) -> torch.Tensor:
     """`x @ weight.T` [1, N] in `out_dtype` (x's by default); `relu2`: relu(.)^2 of it."""
     K = x.shape[-1]
     N = weight.shape[0]
     assert x.numel() == K and x.stride(-1) == 1 and weight.stride(-1) == 1
     out = torch.empty((1, N), dtype=out_dtype or x.dtype, device=x.device)
-    block_n = 4
-    _gemv_kernel[(triton.cdiv(N, block_n),)](
+    _gemv_kernel[(triton.cdiv(N, tile.block_n),)](
         x, weight, out, N, K, weight.stride(0),
-        RELU2=relu2, BLOCK_N=block_n, BLOCK_K=1024, num_warps=2,
+        RELU2=relu2, BLOCK_N=tile.block_n, BLOCK_K=tile.block_k, num_warps=tile.num_warps,
     )  # fmt: skip
     return out
