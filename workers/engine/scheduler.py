@@ -95,11 +95,6 @@ class Scheduler:
         for req in sorted(self.running, key=lambda r: r.arrival):
             if id(req) in self._retracted:  # earlier in this loop
                 continue
-            if req.remaining == 1 and not req.in_prefill and req.snapshot_at is None:
-                if self._reserve_or_retract(req, 1, chunks):  # a decode row: no prefill rules
-                    slots = self.cache.assign_slots(req, 1)
-                    chunks.append(ScheduledChunk(req, req.num_processed, slots))
-                continue
             n = 1 if req.remaining == 1 else self._chunk_len(req, budget)
             if n == 0:
                 continue
@@ -151,6 +146,8 @@ class Scheduler:
 
     def _chunk(self, req: Request, n: int) -> ScheduledChunk:
         start, end = req.num_processed, req.num_processed + n
+        if n == 1 and req.snapshot_at is None and not req.in_prefill and end == req.num_tokens:
+            return ScheduledChunk(req, start, self.cache.assign_slots(req, 1))  # decode: no points
         positions = set()
         if end < req.num_tokens:
             positions.add(end)
