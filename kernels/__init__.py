@@ -35,16 +35,12 @@ def linear(
     """`x @ weight.T` [.., out]; `relu2`: relu(.)^2 of it; `fp32_out`: in fp32, the accumulator
     as it is (no rounding to x's dtype, no cast kernel after). On CUDA a Triton GEMV where it
     beats cuBLAS (one row, see kernels/gemv.py), cuBLAS otherwise; the reference on CPU."""
+    if not x.is_cuda or (fp32_out and x.dtype == torch.float32):
+        return ref.linear(x, weight, relu2, fp32_out)
     assert not (relu2 and fp32_out)
-    if fp32_out and (not x.is_cuda or x.dtype == torch.float32):
-        return ref.linear_fp32(x, weight)
-    x2 = x.reshape(-1, x.shape[-1])
-    if not x.is_cuda:
-        out = F.linear(x2, weight)
-        out = F.relu(out).square() if relu2 else out
-        return out.view(*x.shape[:-1], -1)
     from hybridserve.kernels import activation, gemv
 
+    x2 = x.reshape(-1, x.shape[-1])
     if x2.stride(-1) == 1 and gemv.use_gemv(x2, weight):
         out = gemv.gemv(x2, weight, relu2, torch.float32 if fp32_out else None)
     elif fp32_out:

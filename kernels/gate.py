@@ -143,16 +143,15 @@ def _topk_kernel(
 
 
 def topk_from_logits(
-    logits: torch.Tensor,  # [T, E] fp32, or [S, T, E] partial sums (router_logits)
+    logits: torch.Tensor,  # [S, T, E] fp32 partial sums (router_logits)
     correction_bias: torch.Tensor,  # [E] fp32
     top_k: int,
     norm_topk_prob: bool,
     routed_scaling_factor: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(weights [T, k] fp32, ids [T, k] int64)."""
-    logits = logits.reshape(-1, *logits.shape[-2:]).contiguous()
     S, T, E = logits.shape
-    assert logits.dtype == torch.float32
+    assert logits.dtype == torch.float32 and logits.is_contiguous()
     weights = torch.empty((T, top_k), dtype=torch.float32, device=logits.device)
     ids = torch.empty((T, top_k), dtype=torch.int64, device=logits.device)
     if T == 0:

@@ -1,7 +1,7 @@
 """Triton matrix-vector product for decode at batch 1: `x @ w.T` for one row x [1, K] and a
 weight [N, K], optionally squared-ReLU'd (the shared expert's up projection) or kept in fp32
-(its down projection, which the routed experts add onto); oracle: `F.linear`
-(kernels/ref/linear.py for fp32).
+(its down projection, which the routed experts add onto); oracle: kernels/ref/linear.py
+`linear`.
 
 At one row cuBLAS picks split-K GEMVs: a 20 MB weight takes 8.2-8.4 us with the reduce kernel
 (H200). Here a program reads BLOCK_N whole rows of the weight, so there is no reduce, and the

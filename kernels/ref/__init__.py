@@ -8,7 +8,7 @@ from hybridserve.kernels.ref.conv1d import (
     conv1d_update,
     conv1d_update_slots,
 )
-from hybridserve.kernels.ref.linear import linear_fp32
+from hybridserve.kernels.ref.linear import linear
 from hybridserve.kernels.ref.moe import gate_topk, moe_experts
 from hybridserve.kernels.ref.norm import add_rms_norm, gated_rms_norm, rms_norm
 from hybridserve.kernels.ref.ssd import (
@@ -30,7 +30,7 @@ __all__ = [
     "conv1d_update_slots",
     "gate_topk",
     "gated_rms_norm",
-    "linear_fp32",
+    "linear",
     "moe_experts",
     "rms_norm",
     "selective_state_update",

@@ -283,7 +283,7 @@ def test_gemv(n: int, k: int) -> None:
     assert rel_err(gemv.gemv(x, w), want) < BF16_REL
     assert rel_err(gemv.gemv(x, w, relu2=True), want.relu().square()) < BF16_REL
     got = gemv.gemv(x, w, out_dtype=torch.float32)
-    assert got.dtype == torch.float32 and rel_err(got, ref.linear_fp32(x, w)) < 1e-5
+    assert got.dtype == torch.float32 and rel_err(got, ref.linear(x, w, fp32_out=True)) < 1e-5
 
 
 @gpu
@@ -336,7 +336,7 @@ def test_dispatch_uses_reference_on_cpu() -> None:
     assert all(map(torch.equal, kernels.gate_topk(*gate), ref.gate_topk(*gate)))
     w2 = torch.randn(5, 64)
     assert torch.equal(kernels.linear(x, w2, relu2=True), (x @ w2.t()).relu().square())
-    assert torch.equal(kernels.linear(x, w2, fp32_out=True), ref.linear_fp32(x, w2))
+    assert torch.equal(kernels.linear(x, w2, fp32_out=True), ref.linear(x, w2, fp32_out=True))
 
 
 def test_selective_state_update_slots_on_cpu() -> None:
