@@ -37,7 +37,16 @@ from bench.kernel_shapes import (
     TOP_K,
     mamba_inputs,
 )  # fmt: skip
-from bench.kernel_timing import Row, copy_bandwidth, graph_us, poison, print_table, row
+from bench.kernel_timing import (
+    Row,
+    copies_beyond_l2,
+    copy_bandwidth,
+    graph_us,
+    poison,
+    print_table,
+    rotating,
+    row,
+)
 from bench.prefill_kernels import bench_conv_prefill, bench_prefill_attention, bench_ssd_prefill
 from hybridserve.kernels import ref
 
@@ -223,19 +232,21 @@ def bench_gemv(reps: int) -> list[Row]:
     ]
     for name, n, k, opts in cases:
         x = torch.randn(1, k, device="cuda", dtype=BF16)
-        w = torch.randn(n, k, device="cuda", dtype=BF16) * k**-0.5
+        ws = [torch.randn(n, k, device="cuda", dtype=BF16) * k**-0.5
+              for _ in range(copies_beyond_l2(n * k * 2))]  # fmt: skip
 
-        def cublas(x=x, w=w, opts=opts) -> torch.Tensor:
+        def cublas(w: torch.Tensor, x=x, opts=opts) -> torch.Tensor:
             y = torch.nn.functional.linear(x, w)
             y = y.relu().square() if opts.get("relu2") else y
             return y.float() if opts.get("fp32_out") else y
 
-        want = cublas()
+        want = cublas(ws[0])
         poison()
-        out = kernels.linear(x, w, **opts)
-        fn = partial(kernels.linear, x, w, **opts)
+        out = kernels.linear(x, ws[0], **opts)
+        ref_fn = rotating([partial(cublas, w) for w in ws])  # weights from HBM, as in a step
+        fn = rotating([partial(kernels.linear, x, w, **opts) for w in ws])
         nbytes = (n * k + k + n) * 2
-        rows.append(row(f"linear ({name})", f"M=1 N={n} K={k}", out, want, 1e-2, cublas, fn,
+        rows.append(row(f"linear ({name})", f"M=1 N={n} K={k}", out, want, 1e-2, ref_fn, fn,
                         nbytes, reps))  # fmt: skip
     return rows
 

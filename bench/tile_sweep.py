@@ -1,17 +1,21 @@
 """Tiles of the tunable Triton kernels on a GPU. MoE: each projection (up, down) of the grouped
-GEMM timed alone per tile at decode, serving and prefill token counts, and the expert alignment
-with its one-program path for few pairs beside the three-kernel path. Varlen conv: an 8192-token
-prefill (one sequence and eight) on the strided in_proj slice the Mamba layer passes. Gate: the
-router logits kernel per tile at decode, serving and prefill token counts. GEMV: each batch-1
-projection per tile beside cuBLAS' F.linear.
+GEMM timed alone per tile at decode, serving and prefill token counts, and the expert alignment.
+Varlen conv: an 8192-token prefill (one sequence and eight) on the strided in_proj slice the
+Mamba layer passes. Gate: the router logits kernel per tile at decode, serving and prefill token
+counts. GEMV: each batch-1 projection per tile beside cuBLAS' F.linear. MoE GEMV (the few-pairs
+path): each projection per tile at 1-4 tokens beside the grouped GEMM's whole call (alignment
+and both projections). GEMV and MoE GEMV read weights from HBM (copies in turn, see
+bench/kernel_timing.py `rotating`), as a decode step does.
 
-    python3 bench/tile_sweep.py [--kernel moe conv gate gemv] [--tokens 1 8 ... 8192] [--reps 20]
+    python3 bench/tile_sweep.py [--kernel moe conv gate gemv moe_gemv] [--tokens 1 8 ... 8192]
+        [--reps 20]
 
 Times are CUDA-graph replay medians (GPU time a call)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from functools import partial
 
 import torch
@@ -30,11 +34,11 @@ from bench.kernel_shapes import (
     SSM_N,
     TOP_K,
 )  # fmt: skip
-from bench.kernel_timing import graph_us
-from hybridserve.kernels import conv1d, gate, gemv, moe, ref
+from bench.kernel_timing import copies_beyond_l2, graph_us, rotating
+from bench.kernels import moe_case
+from hybridserve.kernels import conv1d, gate, gemv, moe, moe_gemv, ref
 from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
-FEW_PAIRS = moe.FEW_PAIRS  # the one-program alignment's limit, restored after timing without it
 TILES = [
     MoEBlockConfig(*c)
     for c in (
@@ -78,11 +82,11 @@ GATE_TILES = [
         (128, 128, 32, 8),
     )
 ]
+MOE_GEMV_TILES = [
+    gemv.GemvTile(n, k, w) for n in (1, 2, 4) for k in (1024, 2048, 4096) for w in (2, 4)
+]
 GEMV_TILES = [
-    gemv.GemvTile(n, k, w)
-    for n in (1, 2, 4, 8, 16)
-    for k in (256, 512, 1024, 2048)
-    for w in (2, 4, 8)
+    gemv.GemvTile(n, k, w) for n in (1, 2, 4, 8) for k in (512, 1024, 2048, 4096) for w in (2, 4, 8)
 ]
 
 
@@ -100,19 +104,73 @@ def sweep_gate(tokens: list[int], reps: int) -> None:
 def sweep_gemv(reps: int) -> None:
     in_proj = 2 * D_INNER + 2 * N_GROUPS * SSM_N + MAMBA_HEADS
     shapes = [(HIDDEN, D_INNER), (SHARED_INTER, HIDDEN), (HIDDEN, SHARED_INTER), (in_proj, HIDDEN)]
+    shapes += [(256, HIDDEN)]  # an attention K or V projection
     for n, k in shapes:
         x = torch.randn(1, k, device="cuda", dtype=BF16)
-        w = torch.randn(n, k, device="cuda", dtype=BF16)
         gb = n * k * 2 / 1e3
-        us = graph_us(partial(torch.nn.functional.linear, x, w), reps)
+        copies = copies_beyond_l2(n * k * 2)
+        ws = [torch.randn(n, k, device="cuda", dtype=BF16) for _ in range(copies)]
+        fns = [partial(torch.nn.functional.linear, x, w) for w in ws]
+        us = graph_us(rotating(fns), reps)
         print(f"gemv N={n} K={k}: cuBLAS {us:5.1f} us {gb / us:5.0f} GB/s", flush=True)
         for tile in GEMV_TILES:
-            us = graph_us(partial(gemv.gemv, x, w, tile=tile), reps)
+            us = graph_us(rotating([partial(gemv.gemv, x, w, tile=tile) for w in ws]), reps)
             print(
                 f"gemv N={n} K={k} {tuple(tile)}: {us:5.1f} us {gb / us:5.0f} GB/s"
                 + ("  <- default" if tile == gemv.GEMV_TILE else ""),
                 flush=True,
             )
+        del ws
+
+
+def sweep_moe_gemv(reps: int) -> None:
+    """Three layers' experts in turn, each with its own routing: the weights come from HBM."""
+    layers = [moe_weights() for _ in range(3)]
+    for t in (1, 2, 4):
+        cases = [(moe_case(t), w_up, w_down) for w_up, w_down in layers]
+        nbytes = sum(torch.unique(c[0][2]).numel() for c in cases) / 3 * INTER * HIDDEN * 2
+        cfg = moe_block_config(t, TOP_K, EXPERTS)
+
+        def timed(fn: Callable[..., object], cases=cases, **tiles: gemv.GemvTile) -> float:
+            calls = [partial(fn, x, w_up, w_down, weights, ids, **tiles)
+                     for (x, weights, ids), w_up, w_down in cases]  # fmt: skip
+            return graph_us(rotating(calls), reps)
+
+        grouped = timed(partial(grouped_moe, cfg=cfg))
+        print(f"moe T={t}: grouped GEMM path {grouped:6.1f} us (both projections)", flush=True)
+        for tile in MOE_GEMV_TILES:
+            up = timed(moe_gemv.moe_experts, up_tile=tile, down_tile=moe_gemv.DOWN_TILE)
+            down = timed(moe_gemv.moe_experts, up_tile=moe_gemv.UP_TILE, down_tile=tile)
+            both = timed(moe_gemv.moe_experts)
+            print(
+                f"moe_gemv T={t} {tuple(tile)}: with it as up {up:6.1f} us, as down {down:6.1f} "
+                f"us (defaults both {both:6.1f}; {2 * nbytes / both / 1e3:5.0f} GB/s)",
+                flush=True,
+            )
+
+
+def moe_weights() -> tuple[torch.Tensor, torch.Tensor]:
+    w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
+    w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
+    return w_up, w_down
+
+
+def grouped_moe(
+    x: torch.Tensor,
+    w_up: torch.Tensor,
+    w_down: torch.Tensor,
+    weights: torch.Tensor,
+    ids: torch.Tensor,
+    cfg: MoEBlockConfig,
+) -> None:
+    """moe.moe_experts without its few-pairs dispatch: alignment and the two grouped GEMMs."""
+    t = x.shape[0]
+    out = torch.zeros(t, HIDDEN, device="cuda", dtype=torch.float32)
+    align = moe.align_by_expert(ids, EXPERTS, 0, cfg.block_m)
+    h = torch.empty(t * TOP_K, INTER, device="cuda", dtype=BF16)
+    flat = weights.reshape(-1).contiguous()
+    moe.grouped_gemm(x, w_up, h, flat, align, TOP_K, cfg, down=False)
+    moe.grouped_gemm(h, w_down, out, flat, align, TOP_K, cfg, down=True)
 
 
 def sweep_conv(reps: int) -> None:
@@ -137,9 +195,8 @@ def sweep_conv(reps: int) -> None:
 
 
 def sweep_moe(t: int, w_up: torch.Tensor, w_down: torch.Tensor, reps: int) -> None:
-    x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
-    ids = torch.rand(t, EXPERTS, device="cuda").topk(TOP_K, dim=-1).indices
-    weights = torch.rand(t, TOP_K, device="cuda").reshape(-1).contiguous()
+    x, weights, ids = moe_case(t)
+    weights = weights.reshape(-1)
     flops = 2 * t * TOP_K * INTER * HIDDEN  # one projection
     nbytes = torch.unique(ids).numel() * INTER * HIDDEN * 2  # one projection's touched weights
     h = torch.randn(t * TOP_K, INTER, device="cuda", dtype=BF16)
@@ -162,12 +219,8 @@ def sweep_moe(t: int, w_up: torch.Tensor, w_down: torch.Tensor, reps: int) -> No
             flush=True,
         )
     print(f"T={t} best {tuple(best[1])}: {best[0]:.1f} us", flush=True)
-    for few in (FEW_PAIRS, 0):
-        moe.FEW_PAIRS = few
-        us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, default.block_m, out), reps)
-        path = "one program" if t * TOP_K <= few else "memset + three kernels"
-        print(f"T={t} alignment with the output zeroed ({path}): {us:.1f} us", flush=True)
-    moe.FEW_PAIRS = FEW_PAIRS
+    us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, default.block_m), reps)
+    print(f"T={t} alignment: {us:.1f} us", flush=True)
 
 
 def main() -> None:
@@ -175,7 +228,7 @@ def main() -> None:
     parser.add_argument(
         "--tokens", type=int, nargs="+", default=[1, 8, 64, 256, 512, 1024, 2048, 8192]
     )
-    kernels = ["moe", "conv", "gate", "gemv"]
+    kernels = ["moe", "conv", "gate", "gemv", "moe_gemv"]
     parser.add_argument("--kernel", nargs="+", choices=kernels, default=kernels)
     parser.add_argument("--reps", type=int, default=20)
     args = parser.parse_args()
@@ -186,10 +239,11 @@ def main() -> None:
         sweep_gate(args.tokens, args.reps)
     if "gemv" in args.kernel:
         sweep_gemv(args.reps)
+    if "moe_gemv" in args.kernel:
+        sweep_moe_gemv(args.reps)
     if "moe" not in args.kernel:
         return
-    w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
-    w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
+    w_up, w_down = moe_weights()
     for t in args.tokens:
         sweep_moe(t, w_up, w_down, args.reps)
 

@@ -3,13 +3,14 @@ weight [N, K], optionally squared-ReLU'd (the shared expert's up projection) or 
 (its down projection, which the routed experts add onto); oracle: kernels/ref/linear.py
 `linear`.
 
-At one row cuBLAS picks split-K GEMVs: a 20 MB weight takes 8.2-8.4 us with the reduce kernel
-(H200). Here a program reads BLOCK_N whole rows of the weight, so there is no reduce, and the
-relu^2 or the fp32 output cost nothing extra: 6.8-6.9 us for Mamba's out_proj and the shared
-expert's projections (bench/kernels.py). Tiles swept on the H200 (bench/tile_sweep.py --kernel
-gemv): 4 rows of 1024 columns with 2 warps was best or near it at every shape.
-cuBLAS stays faster for the 55 MB in_proj (17.0 against 17.8 us) and at 2-4 rows (16.5 against
-28.3 us for in_proj at 4), hence `use_gemv`.
+At one row cuBLAS picks split-K GEMVs with a reduce kernel after them. Here a program reads
+BLOCK_N whole rows of the weight, so there is no reduce, and the relu^2 or the fp32 output cost
+nothing extra. Tiles swept on the H200 with the weights read from HBM, as in a decode step
+(bench/tile_sweep.py --kernel gemv; us, cuBLAS -> this tile): Mamba's out_proj 9.5 -> 7.7, the
+shared expert's up 10.2 -> 7.4 and down 10.2 -> 6.9, an attention K/V projection 6.3 -> 2.8.
+(Timed on one weight, which then stays in the 50 MB L2, 4 rows of 1024 columns looked best; from
+HBM they take 11.5-14.4 us.) cuBLAS stays for the 55 MB in_proj (16.8 against 16.9 us) and for
+2 rows and more (16.5 against 28.3 us for in_proj at 4), hence `use_gemv`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class GemvTile(NamedTuple):
     num_warps: int
 
 
-GEMV_TILE = GemvTile(4, 1024, 2)
+GEMV_TILE = GemvTile(2, 2048, 2)
 MAX_N = 8192  # wider weights (Mamba's in_proj, the lm_head): cuBLAS
 
 

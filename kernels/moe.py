@@ -11,6 +11,7 @@ import torch
 import triton
 import triton.language as tl
 
+from hybridserve.kernels import moe_gemv
 from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
 
@@ -19,12 +20,6 @@ def _shared_memory(device: torch.device) -> int:
     """The per-block shared memory Triton may use on `device` (the bound it checks at launch)."""
     index = device.index if device.index is not None else torch.cuda.current_device()
     return triton.runtime.driver.active.utils.get_device_properties(index)["max_shared_mem"]
-
-
-# Up to this many (token, slot) pairs (decode at batch 1 with k=6) the alignment is one program
-# of one launch instead of a memset and three kernels (H200: 6 pairs 5.6 us against 8.1; but 48
-# pairs 25.6 against 8.5, its pair-by-pair compares grow quadratically).
-FEW_PAIRS = 8
 
 
 class ExpertAlignment(NamedTuple):
@@ -55,59 +50,6 @@ def _count_kernel(
 
 
 @triton.jit
-def _store_block_experts(
-    block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_B: tl.constexpr
-):
-    """Row block b belongs to the expert whose blocks end first after b (-1: unused)."""
-    block_end = tl.where(ex < num_experts, block_end, 1 << 30)
-    for b0 in range(0, num_blocks, BLOCK_B):
-        b = b0 + tl.arange(0, BLOCK_B)
-        e = tl.sum((block_end[None, :] <= b[:, None]).to(tl.int32), axis=1)  # [BLOCK_B]
-        tl.store(block_expert_ptr + b, tl.where(e < num_experts, e, -1), mask=b < num_blocks)
-
-
-@triton.jit
-def _align_few_kernel(
-    ids_ptr,
-    block_expert_ptr,
-    sorted_ids_ptr,
-    out_ptr,  # zeroed on the way unless out_numel is 0: the down projection's output
-    out_numel,
-    num_pairs,
-    first_expert,
-    num_experts,
-    num_blocks,
-    BLOCK_P: tl.constexpr,
-    BLOCK_E: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-):
-    # Few pairs: count, lay out and scatter in one program, ranks from a pair-by-pair compare.
-    p = tl.arange(0, BLOCK_P)
-    e = tl.load(ids_ptr + p, mask=p < num_pairs, other=-1).to(tl.int32) - first_expert
-    e = tl.where((p < num_pairs) & (e >= 0) & (e < num_experts), e, BLOCK_E)  # BLOCK_E: not here
-    ex = tl.arange(0, BLOCK_E)
-    is_e = e[:, None] == ex[None, :]  # [P, E]
-    nblk = (tl.sum(is_e.to(tl.int32), axis=0) + BLOCK_M - 1) // BLOCK_M
-    block_end = tl.cumsum(nblk, axis=0)
-    start = tl.sum(tl.where(is_e, (block_end - nblk)[None, :] * BLOCK_M, 0), axis=1)  # [P]
-    rank = tl.sum(((e[:, None] == e[None, :]) & (p[None, :] < p[:, None])).to(tl.int32), axis=1)
-    row = tl.where(e < BLOCK_E, start + rank, -1)
-    for r0 in range(0, num_blocks * BLOCK_M, BLOCK_R):
-        r = r0 + tl.arange(0, BLOCK_R)
-        hit = row[None, :] == r[:, None]  # [R, P]
-        pair = tl.sum(tl.where(hit, p[None, :], 0), axis=1)
-        found = tl.sum(hit.to(tl.int32), axis=1) > 0
-        tl.store(
-            sorted_ids_ptr + r, tl.where(found, pair, num_pairs), mask=r < num_blocks * BLOCK_M
-        )
-    _store_block_experts(block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_R)
-    for z0 in range(0, out_numel, 1024):
-        z = z0 + tl.arange(0, 1024)
-        tl.store(out_ptr + z, tl.zeros([1024], dtype=out_ptr.dtype.element_ty), mask=z < out_numel)
-
-
-@triton.jit
 def _block_layout_kernel(
     counts_ptr,
     starts_ptr,  # [E] first row of each expert's padded segment
@@ -123,7 +65,12 @@ def _block_layout_kernel(
     nblk = (counts + BLOCK_M - 1) // BLOCK_M
     block_end = tl.cumsum(nblk, axis=0)  # [E] inclusive
     tl.store(starts_ptr + ex, (block_end - nblk) * BLOCK_M, mask=ex < num_experts)
-    _store_block_experts(block_expert_ptr, block_end, ex, num_experts, num_blocks, BLOCK_B)
+    # Row block b belongs to the expert whose blocks end first after b (-1: unused).
+    block_end = tl.where(ex < num_experts, block_end, 1 << 30)
+    for b0 in range(0, num_blocks, BLOCK_B):
+        b = b0 + tl.arange(0, BLOCK_B)
+        e = tl.sum((block_end[None, :] <= b[:, None]).to(tl.int32), axis=1)  # [BLOCK_B]
+        tl.store(block_expert_ptr + b, tl.where(e < num_experts, e, -1), mask=b < num_blocks)
 
 
 @triton.jit
@@ -144,37 +91,16 @@ def align_by_expert(
     num_experts: int,  # local experts
     first_expert: int,
     block_m: int,
-    zero: torch.Tensor | None = None,
 ) -> ExpertAlignment:
     """Group the (token, slot) pairs of each local expert into row blocks of `block_m`.
 
     Sizes depend only on T*k and the expert count (no host synchronisation, graph-safe): the
-    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1. `zero`,
-    if given (contiguous), is zeroed: with few pairs (decode) in the same single launch."""
+    blocks are at most cdiv(T*k, block_m) + min(T*k, E); unused blocks carry expert -1."""
     tk, dev = topk_ids.numel(), topk_ids.device
     ids = topk_ids.reshape(-1)
     num_blocks = triton.cdiv(tk, block_m) + min(tk, num_experts)
     block_expert = torch.empty(num_blocks, dtype=torch.int32, device=dev)
     sorted_ids = torch.empty(num_blocks * block_m, dtype=torch.int32, device=dev)
-    if tk <= FEW_PAIRS:
-        _align_few_kernel[(1,)](
-            ids,
-            block_expert,
-            sorted_ids,
-            ids if zero is None else zero,
-            0 if zero is None else zero.numel(),
-            tk,
-            first_expert,
-            num_experts,
-            num_blocks,
-            BLOCK_P=max(16, triton.next_power_of_2(tk)),
-            BLOCK_E=triton.next_power_of_2(num_experts),
-            BLOCK_M=block_m,
-            BLOCK_R=128,
-        )
-        return ExpertAlignment(sorted_ids, block_expert)
-    if zero is not None:
-        zero.zero_()
     counts = torch.zeros(num_experts, dtype=torch.int32, device=dev)
     rank = torch.empty(tk, dtype=torch.int32, device=dev)
     starts = torch.empty(num_experts, dtype=torch.int32, device=dev)
@@ -285,17 +211,20 @@ def moe_experts(
     `acc` (fp32 [T, hidden], contiguous: e.g. the shared expert's output) or onto zeros; returns
     that fp32 tensor.
 
-    Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel)."""
+    Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel).
+    A few (token, slot) pairs (decode at batch 1) go to kernels/moe_gemv.py instead."""
     T, hidden = x.shape
     E, inter, _ = w_up.shape
     k = topk_ids.shape[1]
-    out = torch.empty((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
+    if 0 < T * k <= moe_gemv.MAX_PAIRS:
+        return moe_gemv.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
+    out = torch.zeros((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
     assert out.dtype == torch.float32 and out.is_contiguous()
     if T == 0:
         return out
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
     cfg = config or moe_block_config(T, k, E, x.element_size(), _shared_memory(x.device))
-    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m, out if acc is None else None)
+    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m)
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()
     grouped_gemm(x, w_up, h, weights, align, k, cfg, down=False)

@@ -171,8 +171,8 @@ def gate_topk() -> float:
 
 @case
 def moe_experts() -> float:
-    """Both alignments: one program for few (token, slot) pairs (6), three kernels for more (15),
-    adding onto zeros and onto a given fp32 output (the shared expert's) in place."""
+    """The grouped path (more pairs than moe_gemv takes: 15), adding onto zeros and onto a given
+    fp32 output (the shared expert's) in place."""
     from hybridserve.kernels import moe
 
     experts, hidden, inter, k = 16, 72, 40, 3  # 8 local experts: ids 8..15
@@ -180,13 +180,37 @@ def moe_experts() -> float:
     w_down = torch.randn(experts, hidden, inter, dtype=DTYPE)[8:].contiguous() * inter**-0.5
     cfg = moe.MoEBlockConfig(16, 32, 32, 4, 1, group_m=2)
     errs = []
-    for tokens, with_acc in ((moe.FEW_PAIRS // k, False), (moe.FEW_PAIRS // k, True), (5, True)):
+    for tokens, with_acc in ((5, False), (5, True)):
         x = torch.randn(tokens, hidden, dtype=DTYPE)
         ids = torch.rand(tokens, experts).topk(k, dim=-1).indices
         weights = torch.rand(tokens, k)
         acc = torch.randn(tokens, hidden) if with_acc else None
         want = ref.moe_experts(x, w_up, w_down, weights, ids, 8, None if acc is None else acc + 0)
         out = moe.moe_experts(x, w_up, w_down, weights, ids, 8, cfg, acc)
+        assert acc is None or out is acc, "adds in place"
+        errs.append(rel_err(out, want))
+    return max(errs)
+
+
+@case
+def moe_gemv() -> float:
+    """The few-pairs path: odd dims (masked tiles), experts of another rank among the chosen,
+    one and three tokens, onto zeros and onto a given fp32 output."""
+    from hybridserve.kernels import moe_gemv
+
+    experts, hidden, inter, k = 16, 70, 45, 3  # 8 local experts: ids 8..15
+    w_up = torch.randn(experts, inter, hidden, dtype=DTYPE)[8:].contiguous() * hidden**-0.5
+    w_down = torch.randn(experts, hidden, inter, dtype=DTYPE)[8:].contiguous() * inter**-0.5
+    tile = moe_gemv.GemvTile(4, 32, 1)
+    errs = []
+    for tokens, with_acc in ((1, False), (1, True), (3, True)):
+        x = torch.randn(tokens, hidden, dtype=DTYPE)
+        ids = torch.rand(tokens, experts).topk(k, dim=-1).indices
+        ids[0, 0], ids[0, 1] = 2, 9  # one remote, one local expert for certain
+        weights = torch.rand(tokens, k)
+        acc = torch.randn(tokens, hidden) if with_acc else None
+        want = ref.moe_experts(x, w_up, w_down, weights, ids, 8, None if acc is None else acc + 0)
+        out = moe_gemv.moe_experts(x, w_up, w_down, weights, ids, 8, acc, tile, tile)
         assert acc is None or out is acc, "adds in place"
         errs.append(rel_err(out, want))
     return max(errs)

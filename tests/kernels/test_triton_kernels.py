@@ -180,6 +180,22 @@ def test_moe_experts_nemotron_shape(tokens: int) -> None:
 
 
 @gpu
+@pytest.mark.parametrize("tokens", [1, 3])
+def test_moe_gemv_nemotron_shape(tokens: int) -> None:
+    """The few-pairs path at the model's shape, its expert slice of a rank among them."""
+    from hybridserve.kernels import moe_gemv
+
+    x, w_up, w_down, weights, ids = moe_inputs(tokens, 128, 2688, 1856, 6, "cuda")
+    want = ref.moe_experts(x, w_up, w_down, weights, ids)
+    poison()
+    assert rel_err(moe_gemv.moe_experts(x, w_up, w_down, weights, ids), want) < MOE_REL
+    w_up, w_down = w_up[32:64].contiguous(), w_down[32:64].contiguous()
+    ids[:, 0] = 40  # at least one local expert a token
+    want = ref.moe_experts(x, w_up, w_down, weights, ids, 32)
+    assert rel_err(moe_gemv.moe_experts(x, w_up, w_down, weights, ids, 32), want) < MOE_REL
+
+
+@gpu
 @pytest.mark.parametrize("tokens", [1, 5, 300])
 @pytest.mark.parametrize("block_m", [16, 32, 64])
 @pytest.mark.parametrize("group_m", [1, 4])

@@ -1,0 +1,139 @@
+"""Triton MoE for decode at a few tokens: each chosen expert's two projections as matrix-vector
+products that read the expert ids straight from the top-k output; oracle: kernels/ref/moe.py
+`moe_experts`.
+
+The grouped GEMM (kernels/moe.py) sorts (token, slot) pairs into row blocks of at least 16 rows
+so that tensor cores can run them; at one token that is one launch of alignment and two GEMMs
+whose tiles are 15/16 padding. Here the up projection runs one program per (pair, rows of the
+expert) and the down projection one per (token, rows of the output), summing the token's k
+experts in registers: no alignment, no atomics, and the output written (or added onto the
+shared expert's) once.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from hybridserve.kernels.gemv import GemvTile
+
+# Up to this many (token, slot) pairs kernels/moe.py takes this path (decode at batch 1-2, k=6).
+# H200, both projections, experts read from HBM (bench/tile_sweep.py --kernel moe_gemv), us,
+# grouped GEMM -> here: T=1 45.8 -> 36.2, T=2 75.9 -> 65.8; T=4 119.3 -> 120.2.
+MAX_PAIRS = 12
+UP_TILE = GemvTile(2, 1024, 2)
+DOWN_TILE = GemvTile(2, 2048, 2)
+
+
+@triton.jit
+def _up_kernel(
+    x_ptr,  # [T, K]
+    w_ptr,  # [E, N, K]
+    ids_ptr,  # [T*k] global expert ids
+    h_ptr,  # [T*k, N] relu(x @ w[e].T)^2 in x's dtype; rows of other ranks' experts untouched
+    N,
+    K,
+    first_expert,
+    num_experts,
+    top_k,
+    stride_x,
+    stride_we,
+    stride_wn,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    pair = tl.program_id(1)
+    e = tl.load(ids_ptr + pair).to(tl.int32) - first_expert
+    if (e < 0) | (e >= num_experts):
+        return
+    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    x_row = x_ptr + (pair // top_k).to(tl.int64) * stride_x
+    w_rows = w_ptr + e.to(tl.int64) * stride_we + n.to(tl.int64)[:, None] * stride_wn
+    acc = tl.zeros([BLOCK_N], dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        w = tl.load(w_rows + ks[None, :], mask=(n < N)[:, None] & (ks < K)[None, :], other=0.0)
+        x = tl.load(x_row + ks, mask=ks < K, other=0.0)
+        acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
+    # relu^2 of the product rounded to h's dtype, as F.relu(F.linear(..)).square() sees it.
+    h = tl.maximum(acc.to(h_ptr.dtype.element_ty).to(tl.float32), 0.0)
+    tl.store(h_ptr + pair.to(tl.int64) * N + n, (h * h).to(h_ptr.dtype.element_ty), mask=n < N)
+
+
+@triton.jit
+def _down_kernel(
+    h_ptr,  # [T*k, K]
+    w_ptr,  # [E, N, K]
+    ids_ptr,  # [T*k]
+    topk_w_ptr,  # [T*k] fp32
+    out_ptr,  # [T, N] fp32: written, or added onto when ACC
+    N,
+    K,
+    first_expert,
+    num_experts,
+    stride_we,
+    stride_wn,
+    TOP_K: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
+    t = tl.program_id(1)
+    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_k = tl.arange(0, BLOCK_K)
+    total = tl.zeros([BLOCK_N], dtype=tl.float32)
+    for j in tl.static_range(TOP_K):
+        pair = t * TOP_K + j
+        e = tl.load(ids_ptr + pair).to(tl.int32) - first_expert
+        local = (e >= 0) & (e < num_experts)  # masked loads of another rank's expert read nothing
+        w_rows = w_ptr + tl.where(local, e, 0).to(tl.int64) * stride_we
+        w_rows += n.to(tl.int64)[:, None] * stride_wn
+        h_row = h_ptr + pair.to(tl.int64) * K
+        acc = tl.zeros([BLOCK_N], dtype=tl.float32)
+        for k0 in range(0, K, BLOCK_K):
+            ks = k0 + offs_k
+            wmask = local & (n < N)[:, None] & (ks < K)[None, :]
+            w = tl.load(w_rows + ks[None, :], mask=wmask, other=0.0)
+            h = tl.load(h_row + ks, mask=local & (ks < K), other=0.0)
+            acc += tl.sum(w.to(tl.float32) * h.to(tl.float32)[None, :], axis=1)
+        total += acc * tl.load(topk_w_ptr + pair, mask=local, other=0.0)
+    o_ptrs = out_ptr + t.to(tl.int64) * N + n
+    if ACC:
+        total += tl.load(o_ptrs, mask=n < N, other=0.0)
+    tl.store(o_ptrs, total, mask=n < N)
+
+
+def moe_experts(
+    x: torch.Tensor,  # [T, hidden]
+    w_up: torch.Tensor,  # [E_local, I, hidden]
+    w_down: torch.Tensor,  # [E_local, hidden, I]
+    topk_weights: torch.Tensor,  # [T, k] fp32
+    topk_ids: torch.Tensor,  # [T, k] global expert ids
+    first_expert: int = 0,
+    acc: torch.Tensor | None = None,  # fp32 [T, hidden], contiguous: added onto in place
+    up_tile: GemvTile = UP_TILE,
+    down_tile: GemvTile = DOWN_TILE,
+) -> torch.Tensor:
+    """kernels/moe.py `moe_experts` for a few (token, slot) pairs (two launches)."""
+    T, hidden = x.shape
+    E, inter, _ = w_up.shape
+    k = topk_ids.shape[1]
+    out = torch.empty((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
+    assert out.dtype == torch.float32 and out.is_contiguous()
+    assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
+    ids = topk_ids.reshape(-1).contiguous()
+    weights = topk_weights.reshape(-1).float().contiguous()
+    h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
+    _up_kernel[(triton.cdiv(inter, up_tile.block_n), T * k)](
+        x, w_up, ids, h, inter, hidden, first_expert, E, k, x.stride(0), w_up.stride(0),
+        w_up.stride(1), BLOCK_N=up_tile.block_n, BLOCK_K=up_tile.block_k,
+        num_warps=up_tile.num_warps,
+    )  # fmt: skip
+    _down_kernel[(triton.cdiv(hidden, down_tile.block_n), T)](
+        h, w_down, ids, weights, out, hidden, inter, first_expert, E, w_down.stride(0),
+        w_down.stride(1), TOP_K=k, ACC=acc is not None, BLOCK_N=down_tile.block_n,
+        BLOCK_K=down_tile.block_k, num_warps=down_tile.num_warps,
+    )  # fmt: skip
+    return out
