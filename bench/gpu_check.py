@@ -37,16 +37,21 @@ def engine_table(args: argparse.Namespace, bandwidth: float) -> None:
     gen = torch.Generator().manual_seed(0)
     prefill_s = engine_bench.time_prefills(llm, args.prefill_lens, gen)
     ctx = args.input_len + args.output_len // 2
-    print("\n| batch | step ms | GPU wait | graph replay ms | tok/s | roofline ms | % roofline |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "\n| batch | step ms | GPU wait | overlapped step ms | graph replay ms | tok/s "
+        "(overlapped) | roofline ms | % roofline | % roofline (overlapped) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for b in args.batches:
         prompts = engine_bench.random_prompts(b, args.input_len, config.vocab_size, gen)
         r = engine_bench.run_decode(llm, prompts, args.output_len, skip=3)
+        o = engine_bench.run_decode(llm, prompts, args.output_len, skip=3, overlap=True)
         replay = graph_gpu_ms(llm, b, config.vocab_size)
         floor = engine_bench.step_cost(config, b, ctx, b, 2).seconds(bandwidth, flop_rate)
         print(
-            f"| {b} | {r.step_s * 1e3:.2f} | {100 * r.wait_share:.0f}% | {replay:.2f} | "
-            f"{b / r.step_s:.1f} | {floor * 1e3:.2f} | {100 * floor / r.step_s:.1f}% |",
+            f"| {b} | {r.step_s * 1e3:.2f} | {100 * r.wait_share:.0f}% | {o.step_s * 1e3:.2f} | "
+            f"{replay:.2f} | {b / o.step_s:.1f} | {floor * 1e3:.2f} | "
+            f"{100 * floor / r.step_s:.1f}% | {100 * floor / o.step_s:.1f}% |",
             flush=True,
         )
     print()
