@@ -42,6 +42,7 @@ def test_help_lists_every_subcommand_and_stays_torch_free():
         "--max-mamba-cache-size",
         "--mamba-ssm-dtype",
         "--enable-overlap-schedule",
+        "--disable-overlap-schedule",
     ],
 )
 def test_up_has_the_sglang_named_flags(flag):
@@ -68,12 +69,13 @@ def test_max_mamba_cache_size_sets_the_state_slots():
     assert engine_options(build_parser().parse_args(["up"]))["num_state_slots"] is None
 
 
-def test_enable_overlap_schedule_reaches_the_engine_config():
+def test_overlap_schedule_is_on_unless_disabled():
     from hybridserve.workers.engine.engine_config import EngineConfig
 
-    args = build_parser().parse_args(["up", "--enable-overlap-schedule"])
-    assert EngineConfig(**engine_options(args)).overlap_schedule
-    assert not engine_options(build_parser().parse_args(["up"]))["overlap_schedule"]
+    args = build_parser().parse_args(["up", "--disable-overlap-schedule"])
+    assert not EngineConfig(**engine_options(args)).overlap_schedule
+    for flags in ([], ["--enable-overlap-schedule"]):
+        assert engine_options(build_parser().parse_args(["up", *flags]))["overlap_schedule"]
 
 
 def test_stream_interval_and_skip_warmup_reach_the_engine_config():

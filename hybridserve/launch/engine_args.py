@@ -85,9 +85,17 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--enable-overlap-schedule",
+        dest="overlap_schedule",
         action="store_true",
-        help="launch each decode step before the previous one's tokens are read back, so the "
-        "host's scheduling hides behind the GPU (steps with logprobs or penalties still wait)",
+        default=True,
+        help="(default) launch each decode step before the previous one's tokens are read back, "
+        "so the host's scheduling hides behind the GPU (steps with logprobs or penalties wait)",
+    )
+    g.add_argument(
+        "--disable-overlap-schedule",
+        dest="overlap_schedule",
+        action="store_false",
+        help="read each step's tokens back before scheduling the next (SGLang's flag)",
     )
     g.add_argument(
         "--stream-interval",
@@ -124,7 +132,7 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         num_state_slots=args.max_mamba_cache_size,
         mamba_ssm_dtype=args.mamba_ssm_dtype,
         cuda_graph_max_bs=args.cuda_graph_max_bs,
-        overlap_schedule=args.enable_overlap_schedule,
+        overlap_schedule=args.overlap_schedule,
         stream_interval=args.stream_interval,
         warmup=not args.skip_server_warmup,
         seed=args.seed,

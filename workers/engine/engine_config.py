@@ -54,7 +54,7 @@ class EngineConfig:
     ep: int | None = None
     cuda_graph_max_bs: int = 256  # decode CUDA graphs up to this batch (0: eager; GPU, tp=1)
     mamba_ssm_dtype: str | None = None  # SSM state cache dtype; None: the checkpoint's choice
-    overlap_schedule: bool = False  # launch step k+1 before reading step k back (overlap.py)
+    overlap_schedule: bool = True  # launch step k+1 before reading step k back (overlap.py)
     warmup: bool = True  # GPU: serve throwaway requests at start-up (warmup.py)
     stream_interval: int = 1  # the Worker service: tokens a stream holds before a message
 

@@ -26,7 +26,8 @@ def _mixed_params(prompts: list[list[int]]) -> list[SamplingParams]:
     fourth (min_tokens 2), so stops happen mid-stream; a third may stop on EOS."""
     rng = random.Random(1)
     probe = SamplingParams(temperature=0, max_tokens=4, ignore_eos=True)
-    fourth = [out.token_ids[3] for out in LLM("tiny").generate(prompts, probe)]
+    sync = LLM("tiny", overlap_schedule=False)
+    fourth = [out.token_ids[3] for out in sync.generate(prompts, probe)]
     out = []
     for i, stop in enumerate(fourth):
         p = SamplingParams(
@@ -66,7 +67,8 @@ def test_a_step_returns_the_previous_steps_tokens() -> None:
     """With overlap a step's tokens come back from the next step, and a request that finishes
     has been scheduled once more (its wasted row is dropped at read-back)."""
     params = SamplingParams(temperature=0, max_tokens=3, ignore_eos=True)
-    sync, overlap = LLM("tiny").engine, LLM("tiny", overlap_schedule=True).engine
+    sync = LLM("tiny", overlap_schedule=False).engine
+    overlap = LLM("tiny", overlap_schedule=True).engine
     for engine in (sync, overlap):
         engine.add_request([5, 6, 7], params, rid="r")
     want = []

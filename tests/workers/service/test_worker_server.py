@@ -97,9 +97,9 @@ def test_stream_interval_holds_tokens_but_sends_the_first_and_last_at_once(worke
 
 
 def test_overlap_scheduled_worker_streams_the_same_tokens(worker):
-    """`--enable-overlap-schedule` behind the gRPC server: concurrent streams give the tokens of
-    the synchronous engine (up to near-ties), and a stream the client leaves early (its request
-    aborted while a step is in flight) leaks nothing."""
+    """Overlap scheduling (the default) behind the gRPC server: concurrent streams give the
+    tokens of the synchronous engine (up to near-ties), and a stream the client leaves early
+    (its request aborted while a step is in flight) leaks nothing."""
 
     async def run(logprobs: bool, **options):
         async with worker(**options) as (engine, _, _, stub):
@@ -117,7 +117,7 @@ def test_overlap_scheduled_worker_streams_the_same_tokens(worker):
             return replies, engine.engine.stats()
 
     async def main():
-        return await run(True), await run(False, overlap_schedule=True)
+        return await run(True, overlap_schedule=False), await run(False, overlap_schedule=True)
 
     (sync, _), (overlap, stats) = asyncio.run(main())
     for (ids, _, usage), (want, gaps, want_usage) in zip(overlap, sync, strict=True):
