@@ -286,12 +286,18 @@ def moe_case(t: int) -> tuple[torch.Tensor, ...]:
     return x, weights, ids
 
 
+def moe_weights() -> tuple[torch.Tensor, torch.Tensor]:
+    """One MoE layer's stacked expert weights (up, down), scaled to keep outputs ~1."""
+    w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
+    w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
+    return w_up, w_down
+
+
 def bench_moe(reps: int) -> list[Row]:
     from hybridserve.kernels import moe
 
     rows = []
-    w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
-    w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
+    w_up, w_down = moe_weights()
     for t in (1, 8, 64, 512, 2048, 8192):
         x, weights, ids = moe_case(t)
         touched = torch.unique(ids).numel()

@@ -35,7 +35,7 @@ from bench.kernel_shapes import (
     TOP_K,
 )  # fmt: skip
 from bench.kernel_timing import copies_beyond_l2, graph_us, rotating
-from bench.kernels import moe_case
+from bench.kernels import moe_case, moe_weights
 from hybridserve.kernels import conv1d, gate, gemv, moe, moe_gemv, ref
 from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
@@ -149,12 +149,6 @@ def sweep_moe_gemv(reps: int) -> None:
             )
 
 
-def moe_weights() -> tuple[torch.Tensor, torch.Tensor]:
-    w_up = torch.randn(EXPERTS, INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
-    w_down = torch.randn(EXPERTS, HIDDEN, INTER, device="cuda", dtype=BF16) * INTER**-0.5
-    return w_up, w_down
-
-
 def grouped_moe(
     x: torch.Tensor,
     w_up: torch.Tensor,
@@ -164,13 +158,8 @@ def grouped_moe(
     cfg: MoEBlockConfig,
 ) -> None:
     """moe.moe_experts without its few-pairs dispatch: alignment and the two grouped GEMMs."""
-    t = x.shape[0]
-    out = torch.zeros(t, HIDDEN, device="cuda", dtype=torch.float32)
-    align = moe.align_by_expert(ids, EXPERTS, 0, cfg.block_m)
-    h = torch.empty(t * TOP_K, INTER, device="cuda", dtype=BF16)
-    flat = weights.reshape(-1).contiguous()
-    moe.grouped_gemm(x, w_up, h, flat, align, TOP_K, cfg, down=False)
-    moe.grouped_gemm(h, w_down, out, flat, align, TOP_K, cfg, down=True)
+    out = torch.zeros(x.shape[0], HIDDEN, device="cuda", dtype=torch.float32)
+    moe.grouped_experts(x, w_up, w_down, weights, ids, 0, cfg, out)
 
 
 def sweep_conv(reps: int) -> None:

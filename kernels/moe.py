@@ -214,7 +214,7 @@ def moe_experts(
     Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel).
     A few (token, slot) pairs (decode at batch 1) go to kernels/moe_gemv.py instead."""
     T, hidden = x.shape
-    E, inter, _ = w_up.shape
+    E = w_up.shape[0]
     k = topk_ids.shape[1]
     if 0 < T * k <= moe_gemv.MAX_PAIRS:
         return moe_gemv.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
@@ -224,12 +224,28 @@ def moe_experts(
         return out
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
     cfg = config or moe_block_config(T, k, E, x.element_size(), _shared_memory(x.device))
-    align = align_by_expert(topk_ids, E, first_expert, cfg.block_m)
-    h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
+    grouped_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, cfg, out)
+    return out
+
+
+def grouped_experts(
+    x: torch.Tensor,  # [T, hidden]
+    w_up: torch.Tensor,  # [E_local, I, hidden]
+    w_down: torch.Tensor,  # [E_local, hidden, I]
+    topk_weights: torch.Tensor,  # [T, k] fp32
+    topk_ids: torch.Tensor,  # [T, k] global expert ids
+    first_expert: int,
+    cfg: MoEBlockConfig,
+    out: torch.Tensor,  # fp32 [T, hidden], contiguous: added onto
+) -> None:
+    """The grouped-GEMM path of `moe_experts` at any token count: the alignment, then both
+    projections."""
+    k, inter = topk_ids.shape[1], w_up.shape[1]
+    align = align_by_expert(topk_ids, w_up.shape[0], first_expert, cfg.block_m)
+    h = torch.empty((x.shape[0] * k, inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()
     grouped_gemm(x, w_up, h, weights, align, k, cfg, down=False)
     grouped_gemm(h, w_down, out, weights, align, k, cfg, down=True)
-    return out
 
 
 def grouped_gemm(

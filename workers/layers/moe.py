@@ -93,10 +93,10 @@ class MoE(nn.Module):
         side = None if self.shared_experts is None else side_stream(x)
         if side is not None:  # the shared expert on the side stream while the gate runs here
             side.wait_stream(torch.cuda.current_stream(x.device))
-            with torch.cuda.stream(side):
+        shared = None
+        if self.shared_experts is not None:
+            with torch.cuda.stream(side):  # a no-op without a side stream
                 shared = self.shared_experts(x, fp32_out=True)
-        else:
-            shared = None if self.shared_experts is None else self.shared_experts(x, fp32_out=True)
         c = self.config
         weights, ids = kernels.gate_topk(
             x,
