@@ -251,6 +251,59 @@ def bench_gemv(reps: int) -> list[Row]:
     return rows
 
 
+def bench_fused_gemv(reps: int) -> list[Row]:
+    """The batch-1 GEMVs with their neighbours fused against the kernels they replace: Mamba's
+    in_proj with the conv update (kernels/mamba_gemv.py; unfused: cuBLAS' in_proj and the conv
+    kernel), attention's Q, K, V with the KV-cache writes (kernels/qkv_gemv.py; unfused: three
+    GEMVs and two index writes). Errors are against the torch reference."""
+    from hybridserve import kernels
+    from hybridserve.kernels import conv1d, mamba_gemv, qkv_gemv
+
+    in_proj = 2 * D_INNER + 2 * N_GROUPS * SSM_N + MAMBA_HEADS
+    x = torch.randn(1, HIDDEN, device="cuda", dtype=BF16)
+    ws = [torch.randn(in_proj, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
+          for _ in range(copies_beyond_l2(in_proj * HIDDEN * 2))]  # fmt: skip
+    cw = torch.randn(CONV_DIM, CONV_K, device="cuda", dtype=BF16)
+    cache = torch.randn(64, CONV_DIM, CONV_K - 1, device="cuda", dtype=BF16)
+    slot = torch.tensor([7], device="cuda", dtype=torch.int32)
+    want = ref.in_proj_conv(x, ws[0], cw, None, cache.clone(), slot, D_INNER)
+    poison()
+    out = mamba_gemv.in_proj_conv(x, ws[0], cw, None, cache.clone(), slot, D_INNER)
+
+    def unfused_in(w: torch.Tensor) -> torch.Tensor:
+        y = torch.nn.functional.linear(x, w)
+        conv1d.conv1d_update_slots(y[:, D_INNER : D_INNER + CONV_DIM], cache, cw, None, slot)
+        return y
+
+    fused = [partial(mamba_gemv.in_proj_conv, x, w, cw, None, cache, slot, D_INNER) for w in ws]
+    nbytes = (in_proj * HIDDEN + HIDDEN + in_proj) * 2
+    unfused = rotating([partial(unfused_in, w) for w in ws])
+    shape = f"M=1 N={in_proj} K={HIDDEN}"
+    rows = [row("in_proj + conv update", shape, out, want, 1e-2, unfused, rotating(fused), nbytes,
+                reps)]  # fmt: skip
+
+    nq, nkv = HQ * HEAD_DIM, HKV * HEAD_DIM
+    ws = [[torch.randn(n, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5 for n in (nq, nkv, nkv)]
+          for _ in range(copies_beyond_l2((nq + 2 * nkv) * HIDDEN * 2))]  # fmt: skip
+    caches = torch.randn(2, 4096, HKV, HEAD_DIM, device="cuda", dtype=BF16)
+    loc = torch.tensor([1234], device="cuda")
+    want = ref.qkv_to_cache(x, *ws[0], *caches.clone(), loc)
+    poison()
+    out = qkv_gemv.qkv_to_cache(x, *ws[0], *caches, loc)
+
+    def unfused_qkv(wq: torch.Tensor, wk: torch.Tensor, wv: torch.Tensor) -> torch.Tensor:
+        caches[0][loc] = kernels.linear(x, wk).view(1, HKV, HEAD_DIM)
+        caches[1][loc] = kernels.linear(x, wv).view(1, HKV, HEAD_DIM)
+        return kernels.linear(x, wq)
+
+    unfused = rotating([partial(unfused_qkv, *w) for w in ws])
+    fused = rotating([partial(qkv_gemv.qkv_to_cache, x, *w, *caches, loc) for w in ws])
+    nbytes = ((nq + 2 * nkv) * (HIDDEN + 1) + HIDDEN) * 2
+    shape = f"M=1 N={nq}+2x{nkv} K={HIDDEN}"
+    rows.append(row("q, k, v + KV writes", shape, out, want, 1e-2, unfused, fused, nbytes, reps))
+    return rows
+
+
 def bench_gate(reps: int) -> list[Row]:
     from hybridserve import kernels
 
@@ -338,7 +391,8 @@ def collect(reps: int) -> tuple[list[Row], float]:
         flush=True,
     )
     rows = bench_norms(reps) + bench_conv(reps) + bench_attention(reps)
-    rows += bench_mamba_decode(reps) + bench_gemv(reps) + bench_gate(reps)
+    rows += bench_mamba_decode(reps) + bench_gemv(reps) + bench_fused_gemv(reps)
+    rows += bench_gate(reps)
     rows += bench_conv_prefill(reps) + bench_ssd_prefill(reps) + bench_prefill_attention(reps)
     rows += bench_moe(reps)
     return rows, bw

@@ -15,9 +15,11 @@ __all__ = [
     "conv1d_update_slots",
     "gate_topk",
     "gated_rms_norm",
+    "in_proj_conv",
     "linear",
     "moe_experts",
     "paged_decode_attention",
+    "qkv_to_cache",
     "ref",
     "rms_norm",
     "selective_state_update_slots",
@@ -48,7 +50,7 @@ def linear(
     else:
         out = F.linear(x2, weight)
         out = activation.relu_square_(out) if relu2 else out
-    return out.view(*x.shape[:-1], -1)
+    return out.view(*x.shape[:-1], weight.shape[0])
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -105,6 +107,25 @@ def gate_topk(
     logits = gate.router_logits(x.reshape(-1, x.shape[-1]), gate_weight.float())
     bias = correction_bias.float()
     return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)
+
+
+def in_proj_conv(
+    x: torch.Tensor,  # [1, K]
+    weight: torch.Tensor,  # [N, K]
+    conv_weight: torch.Tensor,  # [hi - lo, KW + 1]
+    conv_bias: torch.Tensor | None,
+    conv_cache: torch.Tensor,  # [num_slots, hi - lo, KW], advanced in place at `slots`
+    slots: torch.Tensor,  # [1]
+    lo: int,
+) -> torch.Tensor:
+    """A Mamba in_proj at batch 1 with the conv update on its xBC columns [lo, hi): one Triton
+    GEMV on CUDA (kernels/mamba_gemv.py), the reference otherwise."""
+    args = (x, weight, conv_weight, conv_bias, conv_cache, slots, lo)
+    if not x.is_cuda:
+        return ref.in_proj_conv(*args)
+    from hybridserve.kernels import mamba_gemv
+
+    return mamba_gemv.in_proj_conv(*args)
 
 
 def selective_state_update_slots(
@@ -170,6 +191,25 @@ def conv1d_update_slots(
     from hybridserve.kernels import conv1d
 
     return conv1d.conv1d_update_slots(x, conv_cache, weight, bias, slots)
+
+
+def qkv_to_cache(
+    x: torch.Tensor,  # [1, K]
+    wq: torch.Tensor,  # [NQ, K]
+    wk: torch.Tensor,  # [NKV, K]
+    wv: torch.Tensor,  # [NKV, K]
+    k_cache: torch.Tensor,  # [num_slots, kv_heads, head_dim] in x's dtype; row `loc` written
+    v_cache: torch.Tensor,  # [num_slots, kv_heads, head_dim] in x's dtype; row `loc` written
+    loc: torch.Tensor,  # [1]
+) -> torch.Tensor:
+    """An attention's projections at batch 1, K and V into the cache: one Triton GEMV launch on
+    CUDA (kernels/qkv_gemv.py), the reference otherwise; returns q [1, NQ]."""
+    args = (x, wq, wk, wv, k_cache, v_cache, loc)
+    if not x.is_cuda:
+        return ref.qkv_to_cache(*args)
+    from hybridserve.kernels import qkv_gemv
+
+    return qkv_gemv.qkv_to_cache(*args)
 
 
 def paged_decode_attention(

@@ -9,8 +9,10 @@ nothing extra. Tiles swept on the H200 with the weights read from HBM, as in a d
 (bench/tile_sweep.py --kernel gemv; us, cuBLAS -> this tile): Mamba's out_proj 9.5 -> 7.7, the
 shared expert's up 10.2 -> 7.4 and down 10.2 -> 6.9, an attention K/V projection 6.3 -> 2.8.
 (Timed on one weight, which then stays in the 50 MB L2, 4 rows of 1024 columns looked best; from
-HBM they take 11.5-14.4 us.) cuBLAS stays for the 55 MB in_proj (16.8 against 16.9 us) and for
-2 rows and more (16.5 against 28.3 us for in_proj at 4), hence `use_gemv`.
+HBM they take 11.5-14.4 us.) cuBLAS stays for weights wider than MAX_N rows and for 2 rows and
+more (16.5 against 28.3 us for in_proj at 4), hence `use_gemv`; Mamba's in_proj at batch 1 runs
+as a GEMV with the conv fused in (kernels/mamba_gemv.py), attention's Q, K, V as one launch
+writing K and V into the cache (kernels/qkv_gemv.py).
 """
 
 from __future__ import annotations

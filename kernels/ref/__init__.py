@@ -9,8 +9,10 @@ from hybridserve.kernels.ref.conv1d import (
     conv1d_update_slots,
 )
 from hybridserve.kernels.ref.linear import linear
+from hybridserve.kernels.ref.mamba_gemv import in_proj_conv
 from hybridserve.kernels.ref.moe import gate_topk, moe_experts
 from hybridserve.kernels.ref.norm import add_rms_norm, gated_rms_norm, rms_norm
+from hybridserve.kernels.ref.qkv_gemv import qkv_to_cache
 from hybridserve.kernels.ref.ssd import (
     add_initial_states,
     selective_state_update,
@@ -30,8 +32,10 @@ __all__ = [
     "conv1d_update_slots",
     "gate_topk",
     "gated_rms_norm",
+    "in_proj_conv",
     "linear",
     "moe_experts",
+    "qkv_to_cache",
     "rms_norm",
     "selective_state_update",
     "selective_state_update_slots",

@@ -144,6 +144,50 @@ def gemv() -> float:
 
 
 @case
+def in_proj_conv() -> float:
+    """Conv rows inside the output with plain rows both sides, a tile across each border, odd
+    widths; with and without bias; a padded row (slot -1) leaves the cache alone."""
+    from hybridserve.kernels import gemv, mamba_gemv
+
+    errs = []
+    for bias in (True, False):
+        k, n, lo, c = 70, 45, 7, 31
+        x, w = torch.randn(1, k, dtype=DTYPE), torch.randn(n, k, dtype=DTYPE) * k**-0.5
+        cw, cb = torch.randn(c, 4, dtype=DTYPE), torch.randn(c, dtype=DTYPE) if bias else None
+        cache = torch.randn(5, c, 3, dtype=DTYPE)
+        slot = torch.tensor([3])
+        want_cache = cache.clone()
+        want = ref.in_proj_conv(x, w, cw, cb, want_cache, slot, lo)
+        tile = gemv.GemvTile(4, 32, 1)
+        errs.append(rel_err(mamba_gemv.in_proj_conv(x, w, cw, cb, cache, slot, lo, tile), want))
+        errs.append(rel_err(cache, want_cache))
+        before = cache.clone()
+        mamba_gemv.in_proj_conv(x, w, cw, cb, cache, torch.tensor([-1]), lo, tile)
+        assert torch.equal(cache, before), "a padded row wrote the cache"
+    return max(errs)
+
+
+@case
+def qkv_to_cache() -> float:
+    """Odd row counts (a tile across each weight's end), K past the last tile; only row `loc`
+    of each cache is written."""
+    from hybridserve.kernels import gemv, qkv_gemv
+
+    k, nq, heads, dim = 70, 27, 3, 5
+    x = torch.randn(1, k, dtype=DTYPE)
+    wq, wk, wv = (torch.randn(n, k, dtype=DTYPE) * k**-0.5 for n in (nq, heads * dim, heads * dim))
+    caches = torch.randn(2, 6, heads, dim, dtype=DTYPE)
+    want_caches, loc = caches.clone(), torch.tensor([4])
+    want = ref.qkv_to_cache(x, wq, wk, wv, *want_caches, loc)
+    tile = gemv.GemvTile(2, 32, 1)
+    got = qkv_gemv.qkv_to_cache(x, wq, wk, wv, *caches, loc, tile)
+    assert torch.equal(caches[:, :4], want_caches[:, :4]) and torch.equal(
+        caches[:, 5], want_caches[:, 5]
+    )
+    return max(rel_err(got, want), rel_err(caches, want_caches))
+
+
+@case
 def relu_square_() -> float:
     from hybridserve.kernels import activation
 

@@ -71,6 +71,7 @@ class Engine:
             self.grid,
             cfg.resolved_chunked_prefill_size(),
             cfg.max_running_requests,
+            self.max_model_len,
             cfg.resolved_checkpoint_interval(
                 self.grid,
                 shapes.state_bytes_per_slot(dtype, ssm_dtype)

@@ -2,8 +2,9 @@
 updates its requests, then schedules and launches step k+1. A step's sampled tokens stay on the
 device: the next step feeds them from there (`Request.pending`), so the host never waits for
 the GPU except to read back a step that has had a whole step's time to finish. The cost: a
-request that finishes at step k has already been scheduled into step k+1 (one wasted row,
-dropped at read-back), as in SGLang's overlap scheduler.
+request that stops at step k (on a stop token) has already been scheduled into step k+1 (one
+wasted row, dropped at read-back), as in SGLang's overlap scheduler; one that reaches its length
+limit at step k is known to, and gets no row in step k+1.
 
 A step overlaps only when its sampling needs nothing from the host that a pending token would
 change: no penalties (they count the output tokens), no logprobs (read back with the token),

@@ -100,6 +100,15 @@ class Request:
         """Tokens still to feed through the model before the next sample."""
         return self.num_tokens - self.num_processed
 
+    def ends_on_pending(self, max_model_len: int) -> bool:
+        """Its pending tokens take it to its length limit: it finishes when they are read back,
+        so overlap scheduling need not give it another row."""
+        n_out = len(self.output_ids) + self.pending
+        limit = self.params.max_tokens
+        return self.pending > 0 and (
+            (limit is not None and n_out >= limit) or self.num_tokens >= max_model_len
+        )
+
     @property
     def in_prefill(self) -> bool:
         return self.num_processed < len(self.prompt_ids)

@@ -5,7 +5,8 @@ spend the budget), then waiting requests are admitted FCFS while budget, memory 
 `max_running_requests` allow; the batch lists its decode rows first, so the layers run them
 through the decode kernels together. A prefill chunk that stops before the end of its input ends
 on the snapshot grid, so a Mamba state can be saved wherever a later request may branch; prefills
-also save a state every `checkpoint_interval` tokens (a grid multiple, 0: off). When memory
+also save a state every `checkpoint_interval` tokens (a grid multiple, 0: off). A request whose
+tokens still on the device (overlap scheduling) reach its length limit gets no row. When memory
 runs out the newest running request is retracted (it keeps nothing but what the radix cache
 holds) and resumes later.
 """
@@ -56,9 +57,11 @@ class Scheduler:
         grid: int,
         chunked_prefill_size: int,
         max_running_requests: int,
+        max_model_len: int,
         checkpoint_interval: int = 0,
     ) -> None:
         self.cache = cache
+        self.max_model_len = max_model_len
         self.grid = grid
         self.checkpoint_interval = checkpoint_interval
         self.budget = max(grid, chunked_prefill_size // grid * grid)
@@ -93,7 +96,7 @@ class Scheduler:
         budget = self.budget
         self._retracted.clear()
         for req in sorted(self.running, key=lambda r: r.arrival):
-            if id(req) in self._retracted:  # earlier in this loop
+            if id(req) in self._retracted or req.ends_on_pending(self.max_model_len):
                 continue
             n = 1 if req.remaining == 1 else self._chunk_len(req, budget)
             if n == 0:

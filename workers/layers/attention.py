@@ -43,10 +43,16 @@ class Attention(nn.Module):
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
         T = x.shape[0]
-        q = self.q_proj(x).view(T, self.num_heads, self.head_dim)
         k_cache, v_cache = caches.kv[self.cache_index]  # [slots, kv_heads, head_dim] each
-        k_cache[batch.out_cache_loc] = self.k_proj(x).view(T, self.num_kv_heads, self.head_dim)
-        v_cache[batch.out_cache_loc] = self.v_proj(x).view(T, self.num_kv_heads, self.head_dim)
+        loc = batch.out_cache_loc
+        if T == 1 and self.q_proj.bias is None and k_cache.dtype == x.dtype:  # one launch
+            weights = (self.q_proj.weight, self.k_proj.weight, self.v_proj.weight)
+            q = kernels.qkv_to_cache(x, *weights, k_cache, v_cache, loc)
+        else:
+            q = self.q_proj(x)
+            k_cache[loc] = self.k_proj(x).view(T, self.num_kv_heads, self.head_dim)
+            v_cache[loc] = self.v_proj(x).view(T, self.num_kv_heads, self.head_dim)
+        q = q.view(T, self.num_heads, self.head_dim)
         nd, parts = batch.num_decode, []
         if nd:  # one query a sequence
             kv_indptr = batch.decode_kv_indptr()

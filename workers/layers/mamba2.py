@@ -74,23 +74,39 @@ class Mamba2Mixer(nn.Module):
     def forward(
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
+        conv = caches.conv[self.cache_index]  # [slots, conv_dim, K-1]
+        ssm = caches.ssm[self.cache_index]  # [slots, H, P, N]
+        if x.shape[0] == 1 and batch.num_decode == 1 and self.in_proj.bias is None:
+            return self._decode_one(x, batch.state_slots[:1], conv, ssm)
         gn = self.n_groups * self.state_size
         z, xbc, dt = self.in_proj(x).split(
             [self.d_inner, self.d_inner + 2 * gn, self.num_heads], -1
         )
         A, dt_bias = self._fp32_constants()
-        conv = caches.conv[self.cache_index]  # [slots, conv_dim, K-1]
-        ssm = caches.ssm[self.cache_index]  # [slots, H, P, N]
         nd, parts = batch.num_decode, []
         if nd:  # decode rows hold one token each, first in the batch
             slots = batch.state_slots[:nd]
-            parts.append(self._decode(xbc[:nd], dt[:nd], dt_bias, A, conv, ssm, slots))
+            w = self.conv1d.weight[:, 0, :]
+            act = kernels.conv1d_update_slots(xbc[:nd], conv, w, self.conv1d.bias, slots)
+            parts.append(self._state_update(act, dt[:nd], ssm, slots))
         if nd < batch.num_seqs:
             dt = ref.softplus_dt(dt[nd:], dt_bias, self.dt_limit)
             parts.append(self._extend(xbc[nd:], dt, A, conv, ssm, batch))
         y = parts[0] if len(parts) == 1 else torch.cat(parts)
         y = self.norm(y.reshape(x.shape[0], self.d_inner), z)
         return self.out_proj(y)
+
+    def _decode_one(
+        self, x: torch.Tensor, slots: torch.Tensor, conv: torch.Tensor, ssm: torch.Tensor
+    ) -> torch.Tensor:
+        """One decode row: in_proj with the conv update on its xBC columns in one kernel
+        (kernels/mamba_gemv.py), the state update, the gated norm, out_proj."""
+        d, gn = self.d_inner, self.n_groups * self.state_size
+        w = self.conv1d.weight[:, 0, :]
+        out = kernels.in_proj_conv(x, self.in_proj.weight, w, self.conv1d.bias, conv, slots, d)
+        z, act, dt = out.split([d, d + 2 * gn, self.num_heads], -1)
+        y = self._state_update(act, dt, ssm, slots)
+        return self.out_proj(self.norm(y.reshape(1, d), z))
 
     def _fp32_constants(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(A = -exp(A_log), dt_bias) in fp32, computed again only when those weights change
@@ -114,18 +130,14 @@ class Mamba2Mixer(nn.Module):
             C.reshape(*lead, self.n_groups, self.state_size),
         )
 
-    def _decode(
+    def _state_update(
         self,
-        xbc: torch.Tensor,
+        act: torch.Tensor,  # the conv's output for the decode rows
         dt: torch.Tensor,  # in_proj's dt channels (the state update applies bias and softplus)
-        dt_bias: torch.Tensor,
-        A: torch.Tensor,
-        conv: torch.Tensor,
         ssm: torch.Tensor,
         slots: torch.Tensor,
     ) -> torch.Tensor:
-        w = self.conv1d.weight[:, 0, :]
-        act = kernels.conv1d_update_slots(xbc, conv, w, self.conv1d.bias, slots)
+        A, dt_bias = self._fp32_constants()
         xs, B, C = self._split_xbc(act)
         return kernels.selective_state_update_slots(
             ssm, slots, xs, dt, dt_bias, self.dt_limit, A, B, C, self.D

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybridserve import kernels
 from hybridserve.workers.distributed import ParallelContext
 from hybridserve.workers.distributed.shard import Shard
 
@@ -48,6 +49,7 @@ class ParallelLMHead(nn.Module):
 def vocab_logits(
     h: torch.Tensor, weight: torch.Tensor, vocab: int, parallel: ParallelContext
 ) -> torch.Tensor:
-    """Logits [n, vocab] from each rank's vocab rows `weight` (lm_head or tied embedding)."""
-    logits = F.linear(h, weight)  # [n, rows]
+    """fp32 logits [n, vocab] from each rank's vocab rows `weight` (lm_head or tied embedding),
+    the GEMM's accumulator as it is (no rounding to h's dtype, no cast kernel after)."""
+    logits = kernels.linear(h, weight, fp32_out=True)  # [n, rows]
     return parallel.all_gather(logits, dim=-1)[:, :vocab]

@@ -82,14 +82,12 @@ class NemotronHForCausalLM(nn.Module):
         h = self.embeddings(batch.input_ids)
         residual = h.float() if self.config.residual_in_fp32 else h
         x = self.layers[0].norm(h.to(self.layers[0].norm.weight.dtype))
-        for layer, after in zip(self.layers, [*self.layers[1:], None]):
+        norms = [layer.norm for layer in self.layers[1:]] + [self.norm_f]
+        for layer, norm in zip(self.layers, norms):
             out = layer.mixer(x, batch, caches)
-            if after is None:  # (a MoE's output comes in fp32: rounded as add_rms_norm does)
-                h = residual + out.to(x.dtype)
-            else:  # this block's residual add and the next block's norm, one kernel
-                residual, x = kernels.add_rms_norm(residual, out, after.norm.weight, after.norm.eps)
-        if batch.logits_indices is not None:
-            h = h[batch.logits_indices]
-        h = self.norm_f(h.to(self.norm_f.weight.dtype))
+            if norm is self.norm_f and batch.logits_indices is not None:  # the rows wanted
+                residual, out = residual[batch.logits_indices], out[batch.logits_indices]
+            # this block's residual add and the next block's norm (the last: norm_f), one kernel
+            residual, x = kernels.add_rms_norm(residual, out, norm.weight, norm.eps)
         head = self.embeddings.weight if self.lm_head is None else self.lm_head.weight
-        return vocab_logits(h, head, self.config.vocab_size, self.parallel).float()
+        return vocab_logits(x, head, self.config.vocab_size, self.parallel)

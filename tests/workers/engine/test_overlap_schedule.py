@@ -63,25 +63,38 @@ def _assert_released(engine) -> None:
     assert engine.state_pool.num_free == engine.state_pool.num_total
 
 
+def _steps_until_done(engine) -> tuple[list[int], int]:
+    """Steps `engine` until it has no work; returns the tokens it gave and the step() calls."""
+    got, calls = [], 0
+    while engine.has_work():
+        got += [t for d in engine.step() for t in d.token_ids]
+        calls += 1
+    return got, calls
+
+
 def test_a_step_returns_the_previous_steps_tokens() -> None:
-    """With overlap a step's tokens come back from the next step, and a request that finishes
-    has been scheduled once more (its wasted row is dropped at read-back)."""
+    """With overlap a step's tokens come back from the next step. A request whose pending token
+    reaches max_tokens gets no further row; one that stops on a token has been scheduled once
+    more (its wasted row is dropped at read-back)."""
     params = SamplingParams(temperature=0, max_tokens=3, ignore_eos=True)
     sync = LLM("tiny", overlap_schedule=False).engine
+    sync.add_request([5, 6, 7], params, rid="r")
+    want, _ = _steps_until_done(sync)
+    assert len(want) == 3
+
     overlap = LLM("tiny", overlap_schedule=True).engine
-    for engine in (sync, overlap):
-        engine.add_request([5, 6, 7], params, rid="r")
-    want = []
-    while sync.has_work():
-        want += [t for d in sync.step() for t in d.token_ids]
+    overlap.add_request([5, 6, 7], params, rid="r")
     assert overlap.step() == [] and overlap.requests["r"][0].pending == 1
-    got, calls = [], 1
-    while overlap.has_work():
-        got += [t for d in overlap.step() for t in d.token_ids]
-        calls += 1
-    # prefill, two decodes, the wasted decode that reads the last token back, a last read-back
-    assert calls == 5 and overlap.stats().steps == 4
-    assert got == want and len(got) == 3
+    got, calls = _steps_until_done(overlap)
+    # prefill, two decodes, a read-back with nothing to launch: no row past the third token
+    assert got == want and calls + 1 == 4 and overlap.stats().steps == 3
+    _assert_released(overlap)
+
+    stop = SamplingParams(temperature=0, max_tokens=10, ignore_eos=True, stop_token_ids=(want[1],))
+    overlap.add_request([5, 6, 7], stop, rid="s")
+    got, calls = _steps_until_done(overlap)
+    # prefill, the decode that samples the stop token, the wasted decode that reads it back
+    assert got == want[:2] and calls == 4 and overlap.stats().steps == 3 + 3
     _assert_released(overlap)
 
 
