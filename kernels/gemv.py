@@ -42,6 +42,24 @@ def use_gemv(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 
 @triton.jit
+def dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K: tl.constexpr):
+    """fp32 `w[n] . x` for the rows `n` of the weight (those >= N read as zero): the GEMV loop
+    the batch-1 kernels share."""
+    offs_k = tl.arange(0, BLOCK_K)
+    acc = tl.zeros(n.shape, dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        w = tl.load(
+            w_ptr + n.to(tl.int64)[:, None] * stride_w + ks[None, :],
+            mask=(n < N)[:, None] & (ks < K)[None, :],
+            other=0.0,
+        )
+        x = tl.load(x_ptr + ks, mask=ks < K, other=0.0)
+        acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
+    return acc
+
+
+@triton.jit
 def _gemv_kernel(
     x_ptr,  # [K]
     w_ptr,  # [N, K]
@@ -54,17 +72,7 @@ def _gemv_kernel(
     BLOCK_K: tl.constexpr,
 ):
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K)
-    acc = tl.zeros([BLOCK_N], dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + offs_k
-        w = tl.load(
-            w_ptr + n.to(tl.int64)[:, None] * stride_w + ks[None, :],
-            mask=(n < N)[:, None] & (ks < K)[None, :],
-            other=0.0,
-        )
-        x = tl.load(x_ptr + ks, mask=ks < K, other=0.0)
-        acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
+    acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K)
     if RELU2:  # on the product rounded to the output dtype, as F.relu(F.linear(..)) sees it
         acc = tl.maximum(acc.to(out_ptr.dtype.element_ty).to(tl.float32), 0.0)
         acc = acc * acc

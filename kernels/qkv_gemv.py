@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.gemv import GEMV_TILE, GemvTile
+from hybridserve.kernels.gemv import GEMV_TILE, GemvTile, dot_rows
 
 
 @triton.jit
@@ -47,17 +47,7 @@ def _qkv_kernel(
         w_ptr, out_ptr = wv_ptr, v_ptr + loc * stride_slot
         first, n_rows = (pid - q_programs - kv_programs) * BLOCK_N, NKV
     n = first + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K)
-    acc = tl.zeros([BLOCK_N], dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + offs_k
-        w = tl.load(
-            w_ptr + n.to(tl.int64)[:, None] * stride_w + ks[None, :],
-            mask=(n < n_rows)[:, None] & (ks < K)[None, :],
-            other=0.0,
-        )
-        x = tl.load(x_ptr + ks, mask=ks < K, other=0.0)
-        acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
+    acc = dot_rows(x_ptr, w_ptr, n, n_rows, K, stride_w, BLOCK_K)
     tl.store(out_ptr + n, acc.to(out_ptr.dtype.element_ty), mask=n < n_rows)
 
 
