@@ -55,15 +55,16 @@ def _prefill_extend_decode(
     model: NemotronHForCausalLM, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Two sequences (5 and 9 tokens) prefilled, the 2nd saving its Mamba state after 4 tokens in
-    slot 3; the 1st extended by 3 tokens over its cached prefix; then one decode step of both.
-    Returns the extend's and the decode's logits, and the snapshot's state of each Mamba layer."""
+    slot 3; the 1st extended by 3 tokens over its cached prefix; one decode step of both, then
+    one of the 2nd alone (a single row: the batch-1 kernels). Returns the extend's and the
+    decodes' logits, and the snapshot's state of each Mamba layer."""
     buffers = HybridCacheBuffers(model.cache_shapes(), 64, 4, torch.bfloat16, torch.float32, device)
 
     def t(values: list[int]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.long, device=device)
 
     gen = torch.Generator().manual_seed(0)
-    tokens = torch.randint(3, model.config.vocab_size, (19,), generator=gen).tolist()
+    tokens = torch.randint(3, model.config.vocab_size, (20,), generator=gen).tolist()
     prefill = ForwardBatch(
         t(tokens[:14]),
         [0, 5, 14],
@@ -85,7 +86,12 @@ def _prefill_extend_decode(
         t(tokens[17:19]), [0, 1, 2], [8, 9], t([18, 19]), t(kv), [0, 9, 19], t([1, 2]), []
     )
     assert decode.is_decode
-    logits = torch.cat([extended, model(decode, buffers)]).cpu()
+    decoded = model(decode, buffers)
+    one = ForwardBatch(
+        t(tokens[19:]), [0, 1], [10], t([20]), t([*range(6, 15), 19, 20]), [0, 11], t([2]), []
+    )
+    assert one.is_decode
+    logits = torch.cat([extended, decoded, model(one, buffers)]).cpu()
     return logits, buffers.ssm[:, 3].cpu()
 
 
