@@ -3,11 +3,11 @@ update (`conv1d_update_slots`) in the epilogue, on the conv rows [lo, hi) (oracl
 kernels/ref/mamba_gemv.py `in_proj_conv`). The conv is depthwise, so a channel needs only its own
 in_proj row: the program that computes the row owns the channel's state.
 
-At batch 1 a step is ~370 kernels, ~230 of them latency-bound (1.5-3 us, and ~1 us between
-kernels in the graph). On the H200, from HBM: 16.2 us against 20.1 for cuBLAS' in_proj and the
-conv kernel (`bench/gpu_check.py`). (The gated RMSNorm folded into out_proj's prologue the same
-way took 15.0 us against 9.6 for the two kernels: every program normalizing all 4096 channels
-costs more than the launch it saves.)
+At batch 1 a step was ~360 kernels, ~230 of them latency-bound (1.5-3 us, and ~1 us between
+kernels in the graph). On the H200, from HBM: 16.2-16.8 us against 19.5-20.1 for cuBLAS' in_proj
+and the conv kernel (`bench/gpu_check.py`). (The gated RMSNorm folded into out_proj's prologue
+the same way took 15.0 us against 9.6 for the two kernels: every program normalizing all 4096
+channels costs more than the launch it saves.)
 """
 
 from __future__ import annotations

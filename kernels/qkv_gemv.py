@@ -23,8 +23,8 @@ def _qkv_kernel(
     wk_ptr,  # [NKV, K]
     wv_ptr,  # [NKV, K]
     q_ptr,  # [NQ]
-    k_ptr,  # the K cache row of the token: [NKV]
-    v_ptr,  # the V cache row of the token: [NKV]
+    k_ptr,  # the K cache [num_slots, NKV]: row `loc` written
+    v_ptr,  # the V cache [num_slots, NKV]: row `loc` written
     loc_ptr,  # [1] int: the token's cache slot
     NQ,
     NKV,
