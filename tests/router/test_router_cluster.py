@@ -227,7 +227,9 @@ def test_a_reader_that_falls_behind_gets_the_tokens_merged_into_fewer_messages()
         async with local_cluster(num_groups=1) as c:
             fast, fast_messages = await read(c.stub, 0.0)
             async with stream_channel(c.router.address) as channel:
-                slow, slow_messages = await read(router_pb2_grpc.RouterStub(channel), 0.02)
+                # 50 ms a message: slower than the tiny engine's steps even on a loaded 2-core
+                # machine (at 20 ms a busy CI run read 122 messages)
+                slow, slow_messages = await read(router_pb2_grpc.RouterStub(channel), 0.05)
         assert slow == fast and len(fast) == 200
         assert fast_messages >= 150  # the engine's pace: about one message a token
         assert slow_messages < 120  # merged once the windows filled
