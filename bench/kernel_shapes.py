@@ -1,5 +1,5 @@
 """Nemotron 3 Nano's kernel shapes and random inputs at them, shared by the kernel benches
-(bench/kernels.py, bench/prefill_kernels.py)."""
+(bench/kernels.py, bench/prefill_kernels.py, bench/gemv_kernels.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ SHARED_INTER = 3712
 BF16 = torch.bfloat16
 
 MAMBA_HEADS, MAMBA_P, SSM_N, N_GROUPS = 64, 64, 128, 8
+IN_PROJ = 2 * D_INNER + 2 * N_GROUPS * SSM_N + MAMBA_HEADS  # Mamba in_proj's rows: z, xBC, dt
 
 
 def mamba_inputs(rows: int, dt_scale: float) -> tuple[torch.Tensor, ...]:

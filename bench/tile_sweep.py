@@ -27,11 +27,9 @@ from bench.kernel_shapes import (
     D_INNER,
     EXPERTS,
     HIDDEN,
+    IN_PROJ,
     INTER,
-    MAMBA_HEADS,
-    N_GROUPS,
     SHARED_INTER,
-    SSM_N,
     TOP_K,
 )  # fmt: skip
 from bench.kernel_timing import copies_beyond_l2, graph_us, rotating
@@ -102,8 +100,7 @@ def sweep_gate(tokens: list[int], reps: int) -> None:
 
 
 def sweep_gemv(reps: int) -> None:
-    in_proj = 2 * D_INNER + 2 * N_GROUPS * SSM_N + MAMBA_HEADS
-    shapes = [(HIDDEN, D_INNER), (SHARED_INTER, HIDDEN), (HIDDEN, SHARED_INTER), (in_proj, HIDDEN)]
+    shapes = [(HIDDEN, D_INNER), (SHARED_INTER, HIDDEN), (HIDDEN, SHARED_INTER), (IN_PROJ, HIDDEN)]
     shapes += [(256, HIDDEN)]  # an attention K or V projection
     for n, k in shapes:
         x = torch.randn(1, k, device="cuda", dtype=BF16)

@@ -1,6 +1,6 @@
 """Chrome traces (chrome://tracing, Perfetto) of a prefill and of eager decode steps on the full
-`nemotron-3-nano-30b-a3b` preset (--model) with dummy weights, and each one's kernel-time table:
-where a step's GPU time goes, kernel by kernel in order, and where the GPU sits idle.
+`nemotron-3-nano-30b-a3b` preset (--model) with dummy weights, and each one's table of GPU time
+by kernel name. The traces hold each kernel in order, with the gaps where the GPU sits idle.
 
     python3 bench/trace_steps.py [--prefill-len 8192] [--batch 1024,1] [--out DIR]
 

@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.gemv import GemvTile
+from hybridserve.kernels.gemv import GemvTile, dot_rows
 
 # Up to this many (token, slot) pairs kernels/moe.py takes this path (decode at batch 1-2, k=6).
 # H200, both projections, experts read from HBM (bench/tile_sweep.py --kernel moe_gemv), us,
@@ -48,15 +48,8 @@ def _up_kernel(
     if (e < 0) | (e >= num_experts):
         return
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K)
     x_row = x_ptr + (pair // top_k).to(tl.int64) * stride_x
-    w_rows = w_ptr + e.to(tl.int64) * stride_we + n.to(tl.int64)[:, None] * stride_wn
-    acc = tl.zeros([BLOCK_N], dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + offs_k
-        w = tl.load(w_rows + ks[None, :], mask=(n < N)[:, None] & (ks < K)[None, :], other=0.0)
-        x = tl.load(x_row + ks, mask=ks < K, other=0.0)
-        acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
+    acc = dot_rows(x_row, w_ptr + e.to(tl.int64) * stride_we, n, N, K, stride_wn, BLOCK_K)
     # relu^2 of the product rounded to h's dtype, as F.relu(F.linear(..)).square() sees it.
     h = tl.maximum(acc.to(h_ptr.dtype.element_ty).to(tl.float32), 0.0)
     tl.store(h_ptr + pair.to(tl.int64) * N + n, (h * h).to(h_ptr.dtype.element_ty), mask=n < N)
@@ -82,23 +75,14 @@ def _down_kernel(
 ):
     t = tl.program_id(1)
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    offs_k = tl.arange(0, BLOCK_K)
     total = tl.zeros([BLOCK_N], dtype=tl.float32)
     for j in tl.static_range(TOP_K):
         pair = t * TOP_K + j
         e = tl.load(ids_ptr + pair).to(tl.int32) - first_expert
-        local = (e >= 0) & (e < num_experts)  # masked loads of another rank's expert read nothing
-        w_rows = w_ptr + tl.where(local, e, 0).to(tl.int64) * stride_we
-        w_rows += n.to(tl.int64)[:, None] * stride_wn
-        h_row = h_ptr + pair.to(tl.int64) * K
-        acc = tl.zeros([BLOCK_N], dtype=tl.float32)
-        for k0 in range(0, K, BLOCK_K):
-            ks = k0 + offs_k
-            wmask = local & (n < N)[:, None] & (ks < K)[None, :]
-            w = tl.load(w_rows + ks[None, :], mask=wmask, other=0.0)
-            h = tl.load(h_row + ks, mask=local & (ks < K), other=0.0)
-            acc += tl.sum(w.to(tl.float32) * h.to(tl.float32)[None, :], axis=1)
-        total += acc * tl.load(topk_w_ptr + pair, mask=local, other=0.0)
+        if (e >= 0) & (e < num_experts):  # another rank's expert: its h row was never written
+            w_e = w_ptr + e.to(tl.int64) * stride_we
+            acc = dot_rows(h_ptr + pair.to(tl.int64) * K, w_e, n, N, K, stride_wn, BLOCK_K)
+            total += acc * tl.load(topk_w_ptr + pair)
     o_ptrs = out_ptr + t.to(tl.int64) * N + n
     if ACC:
         total += tl.load(o_ptrs, mask=n < N, other=0.0)

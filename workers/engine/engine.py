@@ -278,9 +278,7 @@ class Engine:
             or token in p.stop_token_ids
         ):
             return FinishReason.STOP
-        if (p.max_tokens is not None and n_out >= p.max_tokens) or (
-            len(req.prompt_ids) + n_out >= self.max_model_len
-        ):
+        if req.reaches_length(n_out, self.max_model_len):
             return FinishReason.LENGTH
         return None
 

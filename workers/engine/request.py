@@ -100,14 +100,17 @@ class Request:
         """Tokens still to feed through the model before the next sample."""
         return self.num_tokens - self.num_processed
 
+    def reaches_length(self, n_out: int, max_model_len: int) -> bool:
+        """Whether `n_out` output tokens take it to max_tokens or to the model's length."""
+        limit = self.params.max_tokens
+        at_limit = limit is not None and n_out >= limit
+        return at_limit or len(self.prompt_ids) + n_out >= max_model_len
+
     def ends_on_pending(self, max_model_len: int) -> bool:
         """Its pending tokens take it to its length limit: it finishes when they are read back,
         so overlap scheduling need not give it another row."""
         n_out = len(self.output_ids) + self.pending
-        limit = self.params.max_tokens
-        return self.pending > 0 and (
-            (limit is not None and n_out >= limit) or self.num_tokens >= max_model_len
-        )
+        return self.pending > 0 and self.reaches_length(n_out, max_model_len)
 
     @property
     def in_prefill(self) -> bool:

@@ -29,6 +29,11 @@ class Conv1dWeights(nn.Module):
         self.weight = nn.Parameter(torch.empty(channels, 1, kernel))
         self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
 
+    @property
+    def taps(self) -> torch.Tensor:
+        """The weight as the conv kernels take it, [C, K] (a view)."""
+        return self.weight[:, 0, :]
+
 
 class Mamba2Mixer(nn.Module):
     """Tensor parallel: heads (x, z, dt, A, D, norm channels) split over ranks, B/C groups split
@@ -86,8 +91,8 @@ class Mamba2Mixer(nn.Module):
         nd, parts = batch.num_decode, []
         if nd:  # decode rows hold one token each, first in the batch
             slots = batch.state_slots[:nd]
-            w = self.conv1d.weight[:, 0, :]
-            act = kernels.conv1d_update_slots(xbc[:nd], conv, w, self.conv1d.bias, slots)
+            conv1d = self.conv1d
+            act = kernels.conv1d_update_slots(xbc[:nd], conv, conv1d.taps, conv1d.bias, slots)
             parts.append(self._state_update(act, dt[:nd], ssm, slots))
         if nd < batch.num_seqs:
             dt = ref.softplus_dt(dt[nd:], dt_bias, self.dt_limit)
@@ -102,8 +107,8 @@ class Mamba2Mixer(nn.Module):
         """One decode row: in_proj with the conv update on its xBC columns in one kernel
         (kernels/mamba_gemv.py), the state update, the gated norm, out_proj."""
         d, gn = self.d_inner, self.n_groups * self.state_size
-        w = self.conv1d.weight[:, 0, :]
-        out = kernels.in_proj_conv(x, self.in_proj.weight, w, self.conv1d.bias, conv, slots, d)
+        conv1d = self.conv1d
+        out = kernels.in_proj_conv(x, self.in_proj.weight, conv1d.taps, conv1d.bias, conv, slots, d)
         z, act, dt = out.split([d, d + 2 * gn, self.num_heads], -1)
         y = self._state_update(act, dt, ssm, slots)
         return self.out_proj(self.norm(y.reshape(1, d), z))
@@ -158,8 +163,7 @@ class Mamba2Mixer(nn.Module):
         slots = batch.state_slots[first:]
         prefix_lens, cu = batch.prefix_lens[first:], batch.prefill_cu_q
         init_conv = conv[slots] * batch.prefill_has_prefix[:, None, None]
-        w = self.conv1d.weight[:, 0, :]
-        act = kernels.causal_conv1d_varlen(xbc, w, self.conv1d.bias, cu, init_conv)
+        act = kernels.causal_conv1d_varlen(xbc, self.conv1d.taps, self.conv1d.bias, cu, init_conv)
         xs, B, C = self._split_xbc(act)
         n = len(prefix_lens)
         init = [ssm[slots[i : i + 1]][0] if prefix_lens[i] > 0 else None for i in range(n)]
