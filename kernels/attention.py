@@ -1,11 +1,15 @@
 """Triton paged decode attention for GQA over a token-slot KV cache, split along the context
-(flash-decoding); oracle: kernels/ref/attention.py `attention_varlen` with one query a sequence."""
+(flash-decoding); oracle: kernels/ref/attention.py `attention_varlen` with one query a sequence.
+Both kernels wait for their inputs first under programmatic dependent launch (kernels/pdl.py):
+the query and the step's K/V row come from the kernel before."""
 
 from __future__ import annotations
 
 import torch
 import triton
 import triton.language as tl
+
+from hybridserve.kernels.pdl import launch_args, wait_prior
 
 _LOG2E = 1.4426950408889634
 
@@ -31,7 +35,9 @@ def _decode_partial_kernel(
     D: tl.constexpr,
     BLOCK_H: tl.constexpr,
     BLOCK_N: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     b = tl.program_id(0).to(tl.int64)
     kvh = tl.program_id(1)
     split = tl.program_id(2)
@@ -91,7 +97,9 @@ def _decode_combine_kernel(
     stride_oh,
     NUM_SPLITS: tl.constexpr,
     D: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     b = tl.program_id(0).to(tl.int64)
     h = tl.program_id(1)
     row = (b * tl.num_programs(1) + h) * NUM_SPLITS + tl.arange(0, NUM_SPLITS)
@@ -157,8 +165,10 @@ def paged_decode_attention(
         BLOCK_N=64,
         num_warps=4,
         num_stages=2,
+        **launch_args(q),
     )
     _decode_combine_kernel[(bsz, hq)](
-        mid_o, mid_lse, out, out.stride(0), out.stride(1), NUM_SPLITS=splits, D=d, num_warps=4
-    )
+        mid_o, mid_lse, out, out.stride(0), out.stride(1), NUM_SPLITS=splits, D=d, num_warps=4,
+        **launch_args(q),
+    )  # fmt: skip
     return out

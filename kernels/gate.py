@@ -19,6 +19,8 @@ import torch
 import triton
 import triton.language as tl
 
+from hybridserve.kernels.pdl import launch_args, wait_prior
+
 
 @triton.jit
 def _logits_kernel(
@@ -34,7 +36,9 @@ def _logits_kernel(
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     split = tl.program_id(2)
@@ -96,7 +100,7 @@ def router_logits(
     if T:
         _logits_kernel[(triton.cdiv(T, bm), triton.cdiv(E, bn), splits)](
             x, weight, out, T, E, K, split_k, x.stride(0), weight.stride(0),
-            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, num_warps=warps,
+            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, num_warps=warps, **launch_args(x),
         )  # fmt: skip
     return out
 
@@ -115,16 +119,18 @@ def _topk_kernel(
     BLOCK_K: tl.constexpr,
     NORMALIZE: tl.constexpr,
     BLOCK_E: tl.constexpr,
+    PDL: tl.constexpr,
 ):
     t = tl.program_id(0).to(tl.int64)
     offs_e = tl.arange(0, BLOCK_E)
     emask = offs_e < num_experts
+    bias = tl.load(bias_ptr + offs_e, mask=emask, other=0.0)
+    wait_prior(PDL)
     logits = tl.zeros([BLOCK_E], dtype=tl.float32)
     for s in range(num_splits):
         row = logits_ptr + (s * num_tokens + t) * num_experts
         logits += tl.load(row + offs_e, mask=emask, other=0.0)
     scores = tl.sigmoid(logits)
-    bias = tl.load(bias_ptr + offs_e, mask=emask, other=0.0)
     choice = tl.where(emask, scores + bias, float("-inf"))
     offs_k = tl.arange(0, BLOCK_K)
     picked_w = tl.zeros([BLOCK_K], dtype=tl.float32)
@@ -170,5 +176,6 @@ def topk_from_logits(
         NORMALIZE=norm_topk_prob,
         BLOCK_E=triton.next_power_of_2(E),
         num_warps=1 if E <= 256 else 4,
+        **launch_args(logits),
     )
     return weights, ids

@@ -23,6 +23,8 @@ import torch
 import triton
 import triton.language as tl
 
+from hybridserve.kernels.pdl import launch_args, wait_prior
+
 
 class GemvTile(NamedTuple):
     """Weight rows x columns a program reads per step, and its warps."""
@@ -70,7 +72,9 @@ def _gemv_kernel(
     RELU2: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K)
     if RELU2:  # on the product rounded to the output dtype, as F.relu(F.linear(..)) sees it
@@ -94,5 +98,6 @@ def gemv(
     _gemv_kernel[(triton.cdiv(N, tile.block_n),)](
         x, weight, out, N, K, weight.stride(0),
         RELU2=relu2, BLOCK_N=tile.block_n, BLOCK_K=tile.block_k, num_warps=tile.num_warps,
+        **launch_args(x),
     )  # fmt: skip
     return out

@@ -17,6 +17,7 @@ import triton
 import triton.language as tl
 
 from hybridserve.kernels.gemv import GemvTile, dot_rows
+from hybridserve.kernels.pdl import launch_args, wait_prior
 
 # in_proj's K (2688) in three 1024-wide steps: 16.2 us against cuBLAS' 16.8 (H200, from HBM)
 IN_PROJ_TILE = GemvTile(2, 1024, 2)
@@ -44,7 +45,9 @@ def _in_proj_conv_kernel(
     HAS_BIAS: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K)
     y = acc.to(out_ptr.dtype.element_ty)  # the conv reads in_proj's output as stored
@@ -95,5 +98,6 @@ def in_proj_conv(
         KW=conv_weight.shape[-1] - 1, KWP=triton.next_power_of_2(conv_weight.shape[-1] - 1),
         HAS_BIAS=conv_bias is not None,
         BLOCK_N=tile.block_n, BLOCK_K=tile.block_k, num_warps=tile.num_warps,
+        **launch_args(x),
     )  # fmt: skip
     return out

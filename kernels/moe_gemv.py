@@ -17,6 +17,7 @@ import triton
 import triton.language as tl
 
 from hybridserve.kernels.gemv import GemvTile, dot_rows
+from hybridserve.kernels.pdl import launch_args, wait_prior
 
 # Up to this many (token, slot) pairs kernels/moe.py takes this path (decode at batch 1-2, k=6).
 # H200, both projections, experts read from HBM (bench/tile_sweep.py --kernel moe_gemv), us,
@@ -42,7 +43,9 @@ def _up_kernel(
     stride_wn,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     pair = tl.program_id(1)
     e = tl.load(ids_ptr + pair).to(tl.int32) - first_expert
     if (e < 0) | (e >= num_experts):
@@ -72,7 +75,9 @@ def _down_kernel(
     ACC: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     t = tl.program_id(1)
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     total = tl.zeros([BLOCK_N], dtype=tl.float32)
@@ -113,11 +118,11 @@ def moe_experts(
     _up_kernel[(triton.cdiv(inter, up_tile.block_n), T * k)](
         x, w_up, ids, h, inter, hidden, first_expert, E, k, x.stride(0), w_up.stride(0),
         w_up.stride(1), BLOCK_N=up_tile.block_n, BLOCK_K=up_tile.block_k,
-        num_warps=up_tile.num_warps,
+        num_warps=up_tile.num_warps, **launch_args(x),
     )  # fmt: skip
     _down_kernel[(triton.cdiv(hidden, down_tile.block_n), T)](
         h, w_down, ids, weights, out, hidden, inter, first_expert, E, w_down.stride(0),
         w_down.stride(1), TOP_K=k, ACC=acc is not None, BLOCK_N=down_tile.block_n,
-        BLOCK_K=down_tile.block_k, num_warps=down_tile.num_warps,
+        BLOCK_K=down_tile.block_k, num_warps=down_tile.num_warps, **launch_args(x),
     )  # fmt: skip
     return out

@@ -1,5 +1,6 @@
 """Triton RMSNorm (alone and after the residual add) and grouped gated RMSNorm (oracles:
-kernels/ref/norm.py)."""
+kernels/ref/norm.py). With programmatic dependent launch (kernels/pdl.py) each loads its weight
+before waiting for the kernel that wrote its input."""
 
 from __future__ import annotations
 
@@ -7,22 +8,27 @@ import torch
 import triton
 import triton.language as tl
 
+from hybridserve.kernels.pdl import launch_args, wait_prior
+
 
 @triton.jit
-def _normalized(x, w_ptr, cols, mask, n, eps):
+def _normalized(x, w, n, eps):
     """`w * x / rms(x)` of one fp32 row (zeros past `n`)."""
     rstd = tl.rsqrt(tl.sum(x * x, axis=0) / n + eps)
-    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
     return w * (x * rstd)
 
 
 @triton.jit
-def _rms_norm_kernel(x_ptr, w_ptr, out_ptr, stride_x, stride_out, n, eps, BLOCK: tl.constexpr):
+def _rms_norm_kernel(
+    x_ptr, w_ptr, out_ptr, stride_x, stride_out, n, eps, BLOCK: tl.constexpr, PDL: tl.constexpr
+):
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     mask = cols < n
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    wait_prior(PDL)
     x = tl.load(x_ptr + row * stride_x + cols, mask=mask, other=0.0).to(tl.float32)
-    y = _normalized(x, w_ptr, cols, mask, n, eps)
+    y = _normalized(x, w, n, eps)
     tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -40,17 +46,20 @@ def _add_rms_norm_kernel(
     n,
     eps,
     BLOCK: tl.constexpr,
+    PDL: tl.constexpr,
 ):
     row = tl.program_id(0).to(tl.int64)
     cols = tl.arange(0, BLOCK)
     mask = cols < n
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    wait_prior(PDL)
     r = tl.load(r_ptr + row * stride_r + cols, mask=mask, other=0.0).to(tl.float32)
     d = tl.load(d_ptr + row * stride_d + cols, mask=mask, other=0.0)
     d = d.to(out_ptr.dtype.element_ty).to(tl.float32)  # a wider delta: rounded to model dtype
     total = (r + d).to(sum_ptr.dtype.element_ty)
     tl.store(sum_ptr + row * stride_sum + cols, total, mask=mask)
     x = total.to(out_ptr.dtype.element_ty).to(tl.float32)  # the norm reads the sum cast down
-    y = _normalized(x, w_ptr, cols, mask, n, eps)
+    y = _normalized(x, w, n, eps)
     tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -74,8 +83,9 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     block = triton.next_power_of_2(n)
     warps = _row_warps(block)
     _rms_norm_kernel[(x2.shape[0],)](
-        x2, weight, out, x2.stride(0), out.stride(0), n, eps, BLOCK=block, num_warps=warps
-    )
+        x2, weight, out, x2.stride(0), out.stride(0), n, eps, BLOCK=block, num_warps=warps,
+        **launch_args(x),
+    )  # fmt: skip
     return out.view(x.shape)
 
 
@@ -106,6 +116,7 @@ def add_rms_norm(
             eps,
             BLOCK=block,
             num_warps=_row_warps(block),
+            **launch_args(residual),
         )
     return total.view(residual.shape), out.view(residual.shape)
 
@@ -122,18 +133,20 @@ def _gated_rms_norm_kernel(
     group_size,
     eps,
     BLOCK: tl.constexpr,
+    PDL: tl.constexpr,
 ):
     row = tl.program_id(0).to(tl.int64)
     group = tl.program_id(1)
     cols = group * group_size + tl.arange(0, BLOCK)
     mask = tl.arange(0, BLOCK) < group_size
+    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
+    wait_prior(PDL)
     y = tl.load(y_ptr + row * stride_y + cols, mask=mask, other=0.0).to(tl.float32)
     z = tl.load(z_ptr + row * stride_z + cols, mask=mask, other=0.0).to(tl.float32)
     h = y * (z * tl.sigmoid(z))
     rstd = tl.rsqrt(tl.sum(h * h, axis=0) / group_size + eps)
     # The reference casts the normalised value to y's dtype before the weight multiplies.
     hn = (h * rstd).to(y_ptr.dtype.element_ty).to(tl.float32)
-    w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
     tl.store(out_ptr + row * stride_out + cols, (w * hn).to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -166,5 +179,6 @@ def gated_rms_norm(
         eps,
         BLOCK=block,
         num_warps=warps,
+        **launch_args(y),
     )
     return out.view(y.shape)

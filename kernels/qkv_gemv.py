@@ -14,6 +14,7 @@ import triton
 import triton.language as tl
 
 from hybridserve.kernels.gemv import GEMV_TILE, GemvTile, dot_rows
+from hybridserve.kernels.pdl import launch_args, wait_prior
 
 
 @triton.jit
@@ -33,7 +34,9 @@ def _qkv_kernel(
     stride_slot,  # the caches' slot stride
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
+    PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     pid = tl.program_id(0)
     q_programs = tl.cdiv(NQ, BLOCK_N)
     kv_programs = tl.cdiv(NKV, BLOCK_N)
@@ -73,5 +76,6 @@ def qkv_to_cache(
     _qkv_kernel[grid](
         x, wq, wk, wv, q, k_cache, v_cache, loc, nq, nkv, K, K, k_cache.stride(0),
         BLOCK_N=tile.block_n, BLOCK_K=tile.block_k, num_warps=tile.num_warps,
+        **launch_args(x),
     )  # fmt: skip
     return q

@@ -5,7 +5,9 @@ One program per (sequence, head, block of head_dim rows): it reads its rows of t
 [P, N] once, decays them by exp(dt * A), adds dt * x * B, writes them back and reduces them
 against C, so the step is one pass over the state instead of the reference's ~15 kernels. dt
 arrives as in_proj wrote it: the kernel adds dt_bias, applies softplus and the clamp
-(`ref.softplus_dt`), three kernels a layer fewer in every decode step.
+(`ref.softplus_dt`), three kernels a layer fewer in every decode step. With programmatic
+dependent launch (kernels/pdl.py) the state streams in before the wait for in_proj's x, dt, B
+and C: the slots are inputs of the step, the state was last written by the step before.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
+
+from hybridserve.kernels.pdl import launch_args, wait_prior
 
 
 @triton.jit
@@ -46,6 +50,7 @@ def _ssu_kernel(
     dt_max,
     BLOCK_P: tl.constexpr,
     BLOCK_N: tl.constexpr,
+    PDL: tl.constexpr,
 ):
     b = tl.program_id(0)
     h = tl.program_id(1)
@@ -64,6 +69,7 @@ def _ssu_kernel(
     )
     smask = pmask[:, None] & nmask[None, :]
     s = tl.load(s_ptrs, mask=smask, other=0.0).to(tl.float32)
+    wait_prior(PDL)
     x = tl.load(x_ptr + b * stride_x_b + h * stride_x_h + offs_p, mask=pmask, other=0.0)
     x = x.to(tl.float32)
     dt = tl.load(dt_ptr + b * stride_dt_b + h).to(tl.float32) + tl.load(dt_bias_ptr + h)
@@ -132,5 +138,6 @@ def selective_state_update_slots(
         BLOCK_P=block_p,
         BLOCK_N=triton.next_power_of_2(n),
         num_warps=4,
+        **launch_args(x),
     )
     return y
