@@ -157,12 +157,17 @@ def moe_experts(
     topk_ids: torch.Tensor,  # [T, k] global expert ids
     first_expert: int = 0,
     acc: torch.Tensor | None = None,  # fp32 [T, hidden] added onto in place (the shared expert)
+    acc_ready: torch.cuda.Event | None = None,  # recorded where `acc` is written (a side stream)
 ) -> torch.Tensor:
+    """The routed experts' sum added onto `acc` (or zeros), fp32. With `acc_ready` the current
+    stream waits for that event after the up projection, before anything reads `acc`, and
+    before returning."""
     if not x.is_cuda:
         return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
     from hybridserve.kernels import moe
 
-    return moe.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc=acc)
+    args = (x, w_up, w_down, topk_weights, topk_ids, first_expert)
+    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready)
 
 
 def conv1d_update(

@@ -206,25 +206,30 @@ def moe_experts(
     first_expert: int = 0,
     config: MoEBlockConfig | None = None,
     acc: torch.Tensor | None = None,
+    acc_ready: torch.cuda.Event | None = None,
 ) -> torch.Tensor:
     """The sum over the chosen local experts of `w * down(relu(up(x))^2)` added in place onto
     `acc` (fp32 [T, hidden], contiguous: e.g. the shared expert's output) or onto zeros; returns
     that fp32 tensor.
 
     Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel).
-    A few (token, slot) pairs (decode at batch 1) go to kernels/moe_gemv.py instead."""
+    A few (token, slot) pairs (decode at batch 1) go to kernels/moe_gemv.py instead. With
+    `acc_ready` (an event where `acc` is written, on another stream) the down projection waits
+    for it; the up projection does not need `acc`."""
     T, hidden = x.shape
     E = w_up.shape[0]
     k = topk_ids.shape[1]
     if 0 < T * k <= moe_gemv.MAX_PAIRS:
-        return moe_gemv.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
+        args = (x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
+        return moe_gemv.moe_experts(*args, acc_ready=acc_ready)
     out = torch.zeros((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
     assert out.dtype == torch.float32 and out.is_contiguous()
     if T == 0:
+        moe_gemv.wait_for(acc_ready, x.device)
         return out
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
     cfg = config or moe_block_config(T, k, E, x.element_size(), _shared_memory(x.device))
-    grouped_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, cfg, out)
+    grouped_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, cfg, out, acc_ready)
     return out
 
 
@@ -237,6 +242,7 @@ def grouped_experts(
     first_expert: int,
     cfg: MoEBlockConfig,
     out: torch.Tensor,  # fp32 [T, hidden], contiguous: added onto
+    out_ready: torch.cuda.Event | None = None,  # the down projection waits for it
 ) -> None:
     """The grouped-GEMM path of `moe_experts` at any token count: the alignment, then both
     projections."""
@@ -245,6 +251,7 @@ def grouped_experts(
     h = torch.empty((x.shape[0] * k, inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()
     grouped_gemm(x, w_up, h, weights, align, k, cfg, down=False)
+    moe_gemv.wait_for(out_ready, x.device)
     grouped_gemm(h, w_down, out, weights, align, k, cfg, down=True)
 
 

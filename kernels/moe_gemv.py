@@ -104,6 +104,7 @@ def moe_experts(
     acc: torch.Tensor | None = None,  # fp32 [T, hidden], contiguous: added onto in place
     up_tile: GemvTile = UP_TILE,
     down_tile: GemvTile = DOWN_TILE,
+    acc_ready: torch.cuda.Event | None = None,
 ) -> torch.Tensor:
     """kernels/moe.py `moe_experts` for a few (token, slot) pairs (two launches)."""
     T, hidden = x.shape
@@ -120,9 +121,16 @@ def moe_experts(
         w_up.stride(1), BLOCK_N=up_tile.block_n, BLOCK_K=up_tile.block_k,
         num_warps=up_tile.num_warps, **launch_args(x),
     )  # fmt: skip
+    wait_for(acc_ready, x.device)
     _down_kernel[(triton.cdiv(hidden, down_tile.block_n), T)](
         h, w_down, ids, weights, out, hidden, inter, first_expert, E, w_down.stride(0),
         w_down.stride(1), TOP_K=k, ACC=acc is not None, BLOCK_N=down_tile.block_n,
         BLOCK_K=down_tile.block_k, num_warps=down_tile.num_warps, **launch_args(x),
     )  # fmt: skip
     return out
+
+
+def wait_for(event: torch.cuda.Event | None, device: torch.device) -> None:
+    """The current stream waits for `event` (if any): the join before `acc` is read."""
+    if event is not None:
+        torch.cuda.current_stream(device).wait_event(event)

@@ -93,10 +93,13 @@ class MoE(nn.Module):
         side = None if self.shared_experts is None else side_stream(x)
         if side is not None:  # the shared expert on the side stream while the gate runs here
             side.wait_stream(torch.cuda.current_stream(x.device))
-        shared = None
+        shared, shared_ready = None, None
         if self.shared_experts is not None:
             with torch.cuda.stream(side):  # a no-op without a side stream
                 shared = self.shared_experts(x, fp32_out=True)
+                if side is not None:
+                    shared_ready = torch.cuda.Event()
+                    shared_ready.record(side)
         c = self.config
         weights, ids = kernels.gate_topk(
             x,
@@ -108,10 +111,12 @@ class MoE(nn.Module):
             c.norm_topk_prob,
             c.routed_scaling_factor,
         )
-        if side is not None:
-            torch.cuda.current_stream(x.device).wait_stream(side)
         e = self.experts
-        out = kernels.moe_experts(x, e.up_proj, e.down_proj, weights, ids, e.first_expert, shared)
+        # the join: the down projection, which adds onto `shared`, waits for it; the up
+        # projection runs beside the shared expert too
+        out = kernels.moe_experts(
+            x, e.up_proj, e.down_proj, weights, ids, e.first_expert, shared, shared_ready
+        )
         if self.parallel.tp_size == 1:  # the next block's add_rms_norm rounds it to x's dtype
             return out
         return self.parallel.all_reduce(out.to(x.dtype))

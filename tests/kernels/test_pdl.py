@@ -1,0 +1,60 @@
+"""Programmatic dependent launch (kernels/pdl.py): off for CPU tensors; on a GPU a CUDA graph of
+dependent PDL kernels reads each input only after the kernel that wrote it has finished."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hybridserve import kernels
+from hybridserve.kernels import pdl
+from tests.kernels.kernel_checks import gpu
+
+
+def test_cpu_tensors_launch_without_pdl() -> None:
+    assert pdl.launch_args(torch.zeros(1)) == {"PDL": False}
+
+
+def _chain(x: torch.Tensor, ws: list[torch.Tensor], norm_w: torch.Tensor) -> torch.Tensor:
+    """GEMV -> add + RMSNorm -> GEMV ...: each kernel reads what the one before it wrote."""
+    residual = x
+    h = kernels.rms_norm(x, norm_w, 1e-5)
+    for w in ws:
+        residual, h = kernels.add_rms_norm(residual, kernels.linear(h, w), norm_w, 1e-5)
+    return h
+
+
+@gpu
+def test_a_graph_of_pdl_kernels_reads_each_input_after_it_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    torch.manual_seed(0)
+    hidden = 2688
+    shape = (hidden, hidden)
+    ws = [torch.randn(shape, device="cuda", dtype=torch.bfloat16) * 0.02 for _ in range(16)]
+    norm_w = torch.rand(hidden, device="cuda", dtype=torch.bfloat16) + 0.5
+    inputs = [torch.randn(1, hidden, device="cuda", dtype=torch.bfloat16) for _ in range(4)]
+
+    monkeypatch.setenv("HYBRIDSERVE_PDL", "0")
+    pdl._enabled.cache_clear()
+    want = [_chain(x, ws, norm_w) for x in inputs]
+    assert pdl.launch_args(inputs[0]) == {"PDL": False}
+
+    monkeypatch.setenv("HYBRIDSERVE_PDL", "1")
+    pdl._enabled.cache_clear()
+    assert pdl.launch_args(inputs[0]) == {"PDL": True, "launch_pdl": True}
+    static_x = inputs[0].clone()
+    _chain(static_x, ws, norm_w)  # compile outside the capture
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = _chain(static_x, ws, norm_w)
+    try:
+        for x, expected in zip(inputs, want, strict=True):  # each replay on a new input
+            static_x.copy_(x)
+            graph.replay()
+            torch.cuda.synchronize()
+            assert torch.equal(out, expected)
+    finally:
+        monkeypatch.undo()
+        pdl._enabled.cache_clear()
