@@ -122,8 +122,9 @@ class MoE(nn.Module):
         return self.parallel.all_reduce(out.to(x.dtype))
 
 
-# Up to this many tokens (decode) the gate and the shared expert run side by side: each is a few
-# launch-bound kernels there (the gate's two ~7 us, the shared expert's two GEMVs ~14 us).
+# Up to this many tokens (decode) the shared expert runs beside the gate and the routed up
+# projection: there each is a few short kernels (at batch 1 the gate's two take ~7 us, the
+# shared expert's two GEMVs ~14 us, the up projection ~17 us).
 SIDE_STREAM_MAX_TOKENS = 64
 
 
