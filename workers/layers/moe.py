@@ -8,6 +8,7 @@ intermediate dim. Every part is a partial sum of the output: one all-reduce comb
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -90,16 +91,9 @@ class MoE(nn.Module):
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
         # The routed experts add onto the shared expert's fp32 output in place: no add, no cast.
-        side = None if self.shared_experts is None else side_stream(x)
-        if side is not None:  # the shared expert on the side stream while the gate runs here
-            side.wait_stream(torch.cuda.current_stream(x.device))
         shared, shared_ready = None, None
         if self.shared_experts is not None:
-            with torch.cuda.stream(side):  # a no-op without a side stream
-                shared = self.shared_experts(x, fp32_out=True)
-                if side is not None:
-                    shared_ready = torch.cuda.Event()
-                    shared_ready.record(side)
+            shared, shared_ready = beside(x, lambda: self.shared_experts(x, fp32_out=True))
         c = self.config
         weights, ids = kernels.gate_topk(
             x,
@@ -128,14 +122,20 @@ class MoE(nn.Module):
 SIDE_STREAM_MAX_TOKENS = 64
 
 
-def side_stream(x: torch.Tensor) -> torch.cuda.Stream | None:
-    """The CUDA stream beside the current one for a few tokens on a GPU, else None. The side
-    stream only ever allocates after waiting on the current one and is joined before its output
-    is used, so the caching allocator never hands a block to one stream while the other uses it;
-    CUDA graph capture records the fork and the join."""
+def beside(
+    x: torch.Tensor, fn: Callable[[], torch.Tensor]
+) -> tuple[torch.Tensor, torch.cuda.Event | None]:
+    """`fn()` on the CUDA stream beside the current one for a few tokens `x` on a GPU, with the
+    event to join on; else here, with None. The side stream only allocates after waiting on the
+    current one and is joined before its output is used, so the caching allocator never hands a
+    block to one stream while the other uses it; CUDA graph capture records the fork and the
+    join."""
     if not x.is_cuda or x.shape[0] > SIDE_STREAM_MAX_TOKENS:
-        return None
-    return _streams(x.device)
+        return fn(), None
+    side = _streams(x.device)
+    side.wait_stream(torch.cuda.current_stream(x.device))
+    with torch.cuda.stream(side):
+        return fn(), side.record_event()
 
 
 @functools.cache
