@@ -104,8 +104,10 @@ def gate_topk(
         )  # fmt: skip
     from hybridserve.kernels import gate
 
-    logits = gate.router_logits(x.reshape(-1, x.shape[-1]), gate_weight.float())
-    bias = correction_bias.float()
+    x2, w, bias = x.reshape(-1, x.shape[-1]), gate_weight.float(), correction_bias.float()
+    if x2.shape[0] <= gate.DECODE_MAX_TOKENS and x2.shape[-1] <= gate.DECODE_MAX_HIDDEN:
+        return gate.decode_gate_topk(x2, w, bias, top_k, norm_topk_prob, routed_scaling_factor)
+    logits = gate.router_logits(x2, w)
     return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)
 
 

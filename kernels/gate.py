@@ -9,10 +9,16 @@ cast of the activations and fp32 FFMA GEMM took 190 us a MoE layer at 8192 token
 
 The top-k runs one program per token holding its E scores in registers for k rounds of argmax,
 replacing the reference's sigmoid, add, topk, gather, sum, div and scale kernels with one.
+
+For a few tokens (decode) one launch does both (`decode_gate_topk`): a program per (token,
+ROWS experts) computes its logits in fp32 from gate rows it loaded before waiting for x, and the
+last of a token's programs to arrive (an atomic count per token) picks its top-k. At batch 1 that
+is one kernel on the MoE's critical path instead of two.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import torch
@@ -106,6 +112,40 @@ def router_logits(
 
 
 @triton.jit
+def _store_topk(
+    logits,  # [BLOCK_E] fp32 one token's router logits
+    bias,  # [BLOCK_E] fp32
+    emask,
+    offs_e,
+    weights_ptr,  # [T, K] fp32 out
+    ids_ptr,  # [T, K] int64 out
+    t,
+    scale,
+    K: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    NORMALIZE: tl.constexpr,
+):
+    """Token `t`'s top-k experts by sigmoid score + bias, and their weights (the scores without
+    the bias, normalised and scaled): k rounds of argmax over scores held in registers."""
+    scores = tl.sigmoid(logits)
+    choice = tl.where(emask, scores + bias, float("-inf"))
+    offs_k = tl.arange(0, BLOCK_K)
+    picked_w = tl.zeros([BLOCK_K], dtype=tl.float32)
+    picked_id = tl.zeros([BLOCK_K], dtype=tl.int64)
+    for k in tl.static_range(K):
+        best = tl.argmax(choice, axis=0)
+        w_k = tl.sum(tl.where(offs_e == best, scores, 0.0), axis=0)
+        picked_w = tl.where(offs_k == k, w_k, picked_w)
+        picked_id = tl.where(offs_k == k, best.to(tl.int64), picked_id)
+        choice = tl.where(offs_e == best, float("-inf"), choice)
+    if NORMALIZE:
+        picked_w = picked_w / (tl.sum(picked_w, axis=0) + 1e-20)
+    kmask = offs_k < K
+    tl.store(weights_ptr + t * K + offs_k, picked_w * scale, mask=kmask)
+    tl.store(ids_ptr + t * K + offs_k, picked_id, mask=kmask)
+
+
+@triton.jit
 def _topk_kernel(
     logits_ptr,  # [S, T, E] fp32 partial sums, contiguous
     bias_ptr,  # [E] fp32
@@ -130,22 +170,7 @@ def _topk_kernel(
     for s in range(num_splits):
         row = logits_ptr + (s * num_tokens + t) * num_experts
         logits += tl.load(row + offs_e, mask=emask, other=0.0)
-    scores = tl.sigmoid(logits)
-    choice = tl.where(emask, scores + bias, float("-inf"))
-    offs_k = tl.arange(0, BLOCK_K)
-    picked_w = tl.zeros([BLOCK_K], dtype=tl.float32)
-    picked_id = tl.zeros([BLOCK_K], dtype=tl.int64)
-    for k in tl.static_range(K):
-        best = tl.argmax(choice, axis=0)
-        w_k = tl.sum(tl.where(offs_e == best, scores, 0.0), axis=0)
-        picked_w = tl.where(offs_k == k, w_k, picked_w)
-        picked_id = tl.where(offs_k == k, best.to(tl.int64), picked_id)
-        choice = tl.where(offs_e == best, float("-inf"), choice)
-    if NORMALIZE:
-        picked_w = picked_w / (tl.sum(picked_w, axis=0) + 1e-20)
-    kmask = offs_k < K
-    tl.store(weights_ptr + t * K + offs_k, picked_w * scale, mask=kmask)
-    tl.store(ids_ptr + t * K + offs_k, picked_id, mask=kmask)
+    _store_topk(logits, bias, emask, offs_e, weights_ptr, ids_ptr, t, scale, K, BLOCK_K, NORMALIZE)
 
 
 def topk_from_logits(
@@ -178,4 +203,99 @@ def topk_from_logits(
         num_warps=1 if E <= 256 else 4,
         **launch_args(logits),
     )
+    return weights, ids
+
+
+# Up to this many tokens, and this hidden size (a program holds whole gate rows), the dispatcher
+# runs `decode_gate_topk` instead of the two kernels above.
+DECODE_MAX_TOKENS, DECODE_MAX_HIDDEN = 16, 8192
+
+
+@triton.jit
+def _decode_gate_kernel(
+    x_ptr,  # [T, H] model dtype
+    w_ptr,  # [E, H] fp32
+    bias_ptr,  # [E] fp32
+    logits_ptr,  # [T, E] fp32 scratch
+    arrivals_ptr,  # [>= T] int32, zero between launches: the programs done, per token
+    weights_ptr,  # [T, K] fp32 out
+    ids_ptr,  # [T, K] int64 out
+    num_experts,
+    hidden,
+    stride_x,
+    stride_w,
+    scale,
+    K: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    NORMALIZE: tl.constexpr,
+    ROWS: tl.constexpr,
+    BLOCK_H: tl.constexpr,
+    BLOCK_E: tl.constexpr,
+    PDL: tl.constexpr,
+):
+    t = tl.program_id(0).to(tl.int64)
+    rows = tl.program_id(1) * ROWS + tl.arange(0, ROWS)
+    cols = tl.arange(0, BLOCK_H)
+    rmask, hmask = rows < num_experts, cols < hidden
+    w = tl.load(
+        w_ptr + rows[:, None] * stride_w + cols[None, :],
+        mask=rmask[:, None] & hmask[None, :],
+        other=0.0,
+    )  # the gate is constant: its rows stream in while the previous kernel ends
+    wait_prior(PDL)
+    x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
+    tl.store(logits_ptr + t * num_experts + rows, tl.sum(w * x[None, :], axis=1), mask=rmask)
+    # Every thread's stores come before the count; the acq_rel atomic releases them to the last
+    # program, which acquires them (the arrive/wait of CUTLASS' GenericBarrier).
+    tl.debug_barrier()
+    arrived = tl.atomic_add(arrivals_ptr + t, 1, sem="acq_rel")
+    if arrived == tl.num_programs(1) - 1:
+        offs_e = tl.arange(0, BLOCK_E)
+        emask = offs_e < num_experts
+        row = logits_ptr + t * num_experts + offs_e
+        logits = tl.load(row, mask=emask, other=0.0, cache_modifier=".cg")  # from L2
+        bias = tl.load(bias_ptr + offs_e, mask=emask, other=0.0)
+        _store_topk(
+            logits, bias, emask, offs_e, weights_ptr, ids_ptr, t, scale, K, BLOCK_K, NORMALIZE
+        )
+        tl.atomic_xchg(arrivals_ptr + t, 0)  # ready for the next launch (or graph replay)
+
+
+@functools.cache
+def _arrivals(device: torch.device) -> torch.Tensor:
+    """The per-token arrival counts of `decode_gate_topk` on `device`, zeros between launches.
+    One set a device: the gate runs on one stream. Made on first use, which must not be inside a
+    CUDA graph capture (the engine runs every batch size eagerly before capturing it)."""
+    assert device.type != "cuda" or not torch.cuda.is_current_stream_capturing()
+    return torch.zeros(DECODE_MAX_TOKENS, dtype=torch.int32, device=device)
+
+
+def decode_gate_topk(
+    x: torch.Tensor,  # [T, H], T <= DECODE_MAX_TOKENS
+    weight: torch.Tensor,  # [E, H] fp32
+    correction_bias: torch.Tensor,  # [E] fp32
+    top_k: int,
+    norm_topk_prob: bool,
+    routed_scaling_factor: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`router_logits` and `topk_from_logits` in one launch for a few tokens: (weights [T, k]
+    fp32, ids [T, k] int64), the logits in fp32 FMA."""
+    T, H = x.shape
+    E = weight.shape[0]
+    assert T <= DECODE_MAX_TOKENS and H <= DECODE_MAX_HIDDEN
+    assert x.stride(-1) == 1 and weight.stride(-1) == 1
+    assert weight.dtype == correction_bias.dtype == torch.float32
+    weights = torch.empty((T, top_k), dtype=torch.float32, device=x.device)
+    ids = torch.empty((T, top_k), dtype=torch.int64, device=x.device)
+    if T == 0:
+        return weights, ids
+    block_h = triton.next_power_of_2(H)
+    rows = max(1, min(4, DECODE_MAX_HIDDEN // block_h))  # 2 at H=2688: 64 programs of 21 KB
+    logits = torch.empty((T, E), dtype=torch.float32, device=x.device)
+    _decode_gate_kernel[(T, triton.cdiv(E, rows))](
+        x, weight, correction_bias, logits, _arrivals(x.device), weights, ids, E, H,
+        x.stride(0), weight.stride(0), routed_scaling_factor, K=top_k,
+        BLOCK_K=triton.next_power_of_2(top_k), NORMALIZE=norm_topk_prob, ROWS=rows,
+        BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), num_warps=4, **launch_args(x),
+    )  # fmt: skip
     return weights, ids

@@ -305,6 +305,33 @@ def test_gate_topk(tokens: int, experts: int, top_k: int, normalize: bool) -> No
     torch.testing.assert_close(got_w.gather(1, order_got), want_w.gather(1, order_want))
 
 
+@gpu
+def test_decode_gate_topk_replayed_in_a_graph() -> None:
+    """A token's last program to finish picks its top-k from the logits the others stored. A
+    graph of 8 launches replayed on new inputs must match the reference every time: a logit
+    read before its store landed, or a count not reset, changes the picks."""
+    from hybridserve.kernels import gate
+
+    w = torch.randn(128, 2688, device="cuda") * 2688**-0.5
+    bias = torch.randn(128, device="cuda") * 0.1
+    xs = torch.randn(8, 3, 2688, device="cuda", dtype=torch.bfloat16)
+    args = (bias, 6, True, 2.5)
+    gate.decode_gate_topk(xs[0], w, *args)  # eager first, as the engine does
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        outs = [gate.decode_gate_topk(x, w, *args) for x in xs]
+    for _ in range(20):
+        xs.normal_()
+        graph.replay()
+        for x, (got_w, got_ids) in zip(xs, outs):
+            want_w, want_ids = ref.gate_topk(x, w, bias, 6, 1, 1, True, 2.5)
+            assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values)
+            got = got_w.gather(1, got_ids.argsort(-1))
+            torch.testing.assert_close(got, want_w.gather(1, want_ids.argsort(-1)))
+    assert not gate._arrivals(xs.device).any()
+
+
 def test_dispatch_uses_reference_on_cpu() -> None:
     x = torch.randn(3, 64)
     w4, init = torch.randn(64, 4), torch.randn(2, 64, 3)
