@@ -220,7 +220,7 @@ def bench_gate(reps: int) -> list[Row]:
     rows = []
     w = torch.randn(EXPERTS, HIDDEN, device="cuda") * HIDDEN**-0.5
     bias = torch.randn(EXPERTS, device="cuda") * 0.1
-    for t in (1, 64, 512, 8192):
+    for t in (1, 8, 64, 512, 8192):  # up to 16 tokens one launch (gate.decode_gate_topk)
         x = torch.randn(t, HIDDEN, device="cuda", dtype=BF16)
         args = (x, w, bias, TOP_K, 1, 1, True, 2.5)
         want = ref.gate_topk(*args)[0].sort(-1).values

@@ -18,13 +18,14 @@ is one kernel on the MoE's critical path instead of two.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import torch
 import triton
 import triton.language as tl
 
+from hybridserve.kernels import arrivals
+from hybridserve.kernels.arrivals import arrive, reset
 from hybridserve.kernels.pdl import launch_args, wait_prior
 
 
@@ -245,11 +246,7 @@ def _decode_gate_kernel(
     wait_prior(PDL)
     x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
     tl.store(logits_ptr + t * num_experts + rows, tl.sum(w * x[None, :], axis=1), mask=rmask)
-    # Every thread's stores come before the count; the acq_rel atomic releases them to the last
-    # program, which acquires them (the arrive/wait of CUTLASS' GenericBarrier).
-    tl.debug_barrier()
-    arrived = tl.atomic_add(arrivals_ptr + t, 1, sem="acq_rel")
-    if arrived == tl.num_programs(1) - 1:
+    if arrive(arrivals_ptr + t, tl.num_programs(1)):
         offs_e = tl.arange(0, BLOCK_E)
         emask = offs_e < num_experts
         row = logits_ptr + t * num_experts + offs_e
@@ -258,16 +255,7 @@ def _decode_gate_kernel(
         _store_topk(
             logits, bias, emask, offs_e, weights_ptr, ids_ptr, t, scale, K, BLOCK_K, NORMALIZE
         )
-        tl.atomic_xchg(arrivals_ptr + t, 0)  # ready for the next launch (or graph replay)
-
-
-@functools.cache
-def _arrivals(device: torch.device) -> torch.Tensor:
-    """The per-token arrival counts of `decode_gate_topk` on `device`, zeros between launches.
-    One set a device: the gate runs on one stream. Made on first use, which must not be inside a
-    CUDA graph capture (the engine runs every batch size eagerly before capturing it)."""
-    assert device.type != "cuda" or not torch.cuda.is_current_stream_capturing()
-    return torch.zeros(DECODE_MAX_TOKENS, dtype=torch.int32, device=device)
+        reset(arrivals_ptr + t)
 
 
 def decode_gate_topk(
@@ -292,8 +280,9 @@ def decode_gate_topk(
     block_h = triton.next_power_of_2(H)
     rows = max(1, min(4, DECODE_MAX_HIDDEN // block_h))  # 2 at H=2688: 64 programs of 21 KB
     logits = torch.empty((T, E), dtype=torch.float32, device=x.device)
+    counts = arrivals.counts(x.device, "gate", DECODE_MAX_TOKENS)
     _decode_gate_kernel[(T, triton.cdiv(E, rows))](
-        x, weight, correction_bias, logits, _arrivals(x.device), weights, ids, E, H,
+        x, weight, correction_bias, logits, counts, weights, ids, E, H,
         x.stride(0), weight.stride(0), routed_scaling_factor, K=top_k,
         BLOCK_K=triton.next_power_of_2(top_k), NORMALIZE=norm_topk_prob, ROWS=rows,
         BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), num_warps=4, **launch_args(x),

@@ -199,7 +199,7 @@ def relu_square_() -> float:
 
 @case
 def gate_topk() -> float:
-    from hybridserve.kernels import gate
+    from hybridserve.kernels import arrivals, gate
 
     x, w = torch.randn(3, 600, dtype=DTYPE), torch.randn(40, 600) * 600**-0.5
     bias = torch.randn(40) * 0.1
@@ -216,7 +216,8 @@ def gate_topk() -> float:
         assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values), "expert ids"
         got, want = got_w.gather(1, got_ids.argsort(-1)), want_w.gather(1, want_ids.argsort(-1))
         err = max(err, rel_err(got, want))
-    assert not gate._arrivals(x.device).any(), "the arrival counts are left at zero"
+    counts = arrivals.counts(x.device, "gate", gate.DECODE_MAX_TOKENS)
+    assert not counts.any(), "the arrival counts are left at zero"
     return err
 
 

@@ -310,7 +310,7 @@ def test_decode_gate_topk_replayed_in_a_graph() -> None:
     """A token's last program to finish picks its top-k from the logits the others stored. A
     graph of 8 launches replayed on new inputs must match the reference every time: a logit
     read before its store landed, or a count not reset, changes the picks."""
-    from hybridserve.kernels import gate
+    from hybridserve.kernels import arrivals, gate
 
     w = torch.randn(128, 2688, device="cuda") * 2688**-0.5
     bias = torch.randn(128, device="cuda") * 0.1
@@ -329,7 +329,7 @@ def test_decode_gate_topk_replayed_in_a_graph() -> None:
             assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values)
             got = got_w.gather(1, got_ids.argsort(-1))
             torch.testing.assert_close(got, want_w.gather(1, want_ids.argsort(-1)))
-    assert not gate._arrivals(xs.device).any()
+    assert not arrivals.counts(xs.device, "gate", gate.DECODE_MAX_TOKENS).any()
 
 
 def test_dispatch_uses_reference_on_cpu() -> None:
