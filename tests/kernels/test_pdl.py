@@ -15,12 +15,22 @@ def test_cpu_tensors_launch_without_pdl() -> None:
     assert pdl.launch_args(torch.zeros(1)) == {"PDL": False}
 
 
-def _chain(x: torch.Tensor, ws: list[torch.Tensor], norm_w: torch.Tensor) -> torch.Tensor:
-    """GEMV -> add + RMSNorm -> GEMV ...: each kernel reads what the one before it wrote."""
+def _chain(
+    x: torch.Tensor, ws: list[torch.Tensor], norm_w: torch.Tensor, moe: tuple[torch.Tensor, ...]
+) -> torch.Tensor:
+    """GEMV -> add + RMSNorm -> GEMV ..., every fourth GEMV a MoE step (gate and top-k, up,
+    down; the down projection reads the top-k from two kernels back before its wait): each
+    kernel reads what the ones before it wrote."""
+    gate_w, bias, w_up, w_down = moe
     residual = x
     h = kernels.rms_norm(x, norm_w, 1e-5)
-    for w in ws:
-        residual, h = kernels.add_rms_norm(residual, kernels.linear(h, w), norm_w, 1e-5)
+    for i, w in enumerate(ws):
+        if i % 4 == 3:
+            weights, ids = kernels.gate_topk(h, gate_w, bias, 2, 1, 1, True, 1.0)
+            out = kernels.moe_experts(h, w_up, w_down, weights, ids)  # fp32: the add rounds it
+        else:
+            out = kernels.linear(h, w)
+        residual, h = kernels.add_rms_norm(residual, out, norm_w, 1e-5)
     return h
 
 
@@ -34,21 +44,28 @@ def test_a_graph_of_pdl_kernels_reads_each_input_after_it_is_written(
     ws = [torch.randn(shape, device="cuda", dtype=torch.bfloat16) * 0.02 for _ in range(16)]
     norm_w = torch.rand(hidden, device="cuda", dtype=torch.bfloat16) + 0.5
     inputs = [torch.randn(1, hidden, device="cuda", dtype=torch.bfloat16) for _ in range(4)]
+    experts, inter = 8, 256
+    moe = (
+        torch.randn(experts, hidden, device="cuda") * hidden**-0.5,
+        torch.randn(experts, device="cuda") * 0.1,
+        torch.randn(experts, inter, hidden, device="cuda", dtype=torch.bfloat16) * 0.02,
+        torch.randn(experts, hidden, inter, device="cuda", dtype=torch.bfloat16) * 0.1,
+    )
 
     monkeypatch.setenv("HYBRIDSERVE_PDL", "0")
     pdl._enabled.cache_clear()
-    want = [_chain(x, ws, norm_w) for x in inputs]
+    want = [_chain(x, ws, norm_w, moe) for x in inputs]
     assert pdl.launch_args(inputs[0]) == {"PDL": False}
 
     monkeypatch.setenv("HYBRIDSERVE_PDL", "1")
     pdl._enabled.cache_clear()
     assert pdl.launch_args(inputs[0]) == {"PDL": True, "launch_pdl": True}
     static_x = inputs[0].clone()
-    _chain(static_x, ws, norm_w)  # compile outside the capture
+    _chain(static_x, ws, norm_w, moe)  # compile outside the capture
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        out = _chain(static_x, ws, norm_w)
+        out = _chain(static_x, ws, norm_w, moe)
     try:
         for x, expected in zip(inputs, want, strict=True):  # each replay on a new input
             static_x.copy_(x)
