@@ -105,7 +105,7 @@ def gate_topk(
     from hybridserve.kernels import gate
 
     x2, w, bias = x.reshape(-1, x.shape[-1]), gate_weight.float(), correction_bias.float()
-    if x2.shape[0] <= gate.DECODE_MAX_TOKENS and x2.shape[-1] <= gate.DECODE_MAX_HIDDEN:
+    if gate.use_decode_gate(x2):
         return gate.decode_gate_topk(x2, w, bias, top_k, norm_topk_prob, routed_scaling_factor)
     logits = gate.router_logits(x2, w)
     return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)

@@ -212,6 +212,11 @@ def topk_from_logits(
 DECODE_MAX_TOKENS, DECODE_MAX_HIDDEN = 16, 8192
 
 
+def use_decode_gate(x: torch.Tensor) -> bool:
+    """Whether `decode_gate_topk` takes the activations `x` [T, hidden]."""
+    return x.shape[0] <= DECODE_MAX_TOKENS and x.shape[1] <= DECODE_MAX_HIDDEN
+
+
 @triton.jit
 def _decode_gate_kernel(
     x_ptr,  # [T, H] model dtype

@@ -10,10 +10,10 @@ Every kernel here that takes `PDL` keeps one protocol, so that a kernel may rely
 its direct predecessor: each program waits (`wait_prior`) before it loads anything the previous
 kernel wrote and before it stores anything, and only then lets the next kernel launch. So when a
 kernel starts, the kernel two back has finished: what that one or an earlier one wrote (the
-Mamba state of the step before) may be read before the wait, as may the weights. The norms and
-the state update do so; the GEMVs wait first (loading their first weight tile before the wait
-measured no faster). A kernel launched without it (torch's, cuBLAS') starts after everything
-before it. `HYBRIDSERVE_PDL=0` turns it off (the before/after benchmarks).
+Mamba state of the step before) may be read before the wait, as may the weights. The norms, the
+decode gate and the state update do so; the GEMVs wait first (loading their first weight tile
+before the wait measured no faster). A kernel launched without it (torch's, cuBLAS') starts after
+everything before it. `HYBRIDSERVE_PDL=0` turns it off (the before/after benchmarks).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 from hybridserve.kernels import ref
-from tests.kernels.kernel_checks import offsets, rel_err
+from tests.kernels.kernel_checks import by_expert, offsets, rel_err
 
 # float32: the interpreter's bf16 `tl.dot` returns garbage (NumPy has no bf16), and in fp32 an
 # indexing or masking error stands out from rounding by orders of magnitude
@@ -203,19 +203,19 @@ def gate_topk() -> float:
 
     x, w = torch.randn(3, 600, dtype=DTYPE), torch.randn(40, 600) * 600**-0.5
     bias = torch.randn(40) * 0.1
-    want_w, want_ids = ref.gate_topk(x, w, bias, 3, 1, 1, True, 2.5)
+    want_ids, want_w = by_expert(*ref.gate_topk(x, w, bias, 3, 1, 1, True, 2.5))
     logits = gate.router_logits(x, w)  # partial sums over 3 slices of the 600 columns
     assert logits.shape[0] == 3 and rel_err(logits.sum(0), x @ w.t()) < REL, "logits"
     many = torch.randn(130, 600, dtype=DTYPE)  # the many-token tiles, a partial one
     assert rel_err(gate.router_logits(many, w).sum(0), many @ w.t()) < REL, "logits, many"
     err = 0.0
-    for got_w, got_ids in (
+    for routing in (
         gate.topk_from_logits(logits, bias, 3, True, 2.5),
         gate.decode_gate_topk(x, w, bias, 3, True, 2.5),  # one launch: logits, then top-k
     ):
-        assert torch.equal(got_ids.sort(-1).values, want_ids.sort(-1).values), "expert ids"
-        got, want = got_w.gather(1, got_ids.argsort(-1)), want_w.gather(1, want_ids.argsort(-1))
-        err = max(err, rel_err(got, want))
+        got_ids, got_w = by_expert(*routing)
+        assert torch.equal(got_ids, want_ids), "expert ids"
+        err = max(err, rel_err(got_w, want_w))
     counts = arrivals.counts(x.device, "gate", gate.DECODE_MAX_TOKENS)
     assert not counts.any(), "the arrival counts are left at zero"
     return err

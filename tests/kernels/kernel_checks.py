@@ -1,4 +1,5 @@
-"""What the kernel tests share: the GPU marker, the error measure, poisoned memory, offsets."""
+"""What the kernel tests share: the GPU marker, the error measure, poisoned memory, offsets, the
+routing in expert order."""
 
 from __future__ import annotations
 
@@ -36,3 +37,9 @@ def offsets(lengths: list[int]) -> list[int]:
     for n in lengths:
         cu.append(cu[-1] + n)
     return cu
+
+
+def by_expert(weights: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A top-k routing ([T, k] weights and expert ids) in ascending expert order per token: the
+    picks compared regardless of the order the kernel found them in."""
+    return ids.sort(-1).values, weights.gather(1, ids.argsort(-1))
