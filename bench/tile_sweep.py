@@ -81,7 +81,7 @@ GATE_TILES = [
     )
 ]
 MOE_GEMV_TILES = [
-    gemv.GemvTile(n, k, w) for n in (1, 2, 4) for k in (1024, 2048, 4096) for w in (2, 4)
+    gemv.GemvTile(n, k, w) for n in (1, 2, 4) for k in (1024, 2048, 4096) for w in (1, 2, 4)
 ]
 GEMV_TILES = [
     gemv.GemvTile(n, k, w) for n in (1, 2, 4, 8) for k in (512, 1024, 2048, 4096) for w in (2, 4, 8)
@@ -121,29 +121,43 @@ def sweep_gemv(reps: int) -> None:
 
 
 def sweep_moe_gemv(reps: int) -> None:
-    """Three layers' experts in turn, each with its own routing: the weights come from HBM."""
-    layers = [moe_weights() for _ in range(3)]
+    """Three layers' experts in turn, each with its own routing: the weights come from HBM. The
+    few-pairs path runs the shared expert in its launches (as the MoE layer does at 1-2 tokens);
+    the grouped GEMM path's figure is the routed experts alone."""
+    layers = [(*moe_weights(), shared_expert()) for _ in range(3)]
     for t in (1, 2, 4):
-        cases = [(moe_case(t), w_up, w_down) for w_up, w_down in layers]
-        nbytes = sum(torch.unique(c[0][2]).numel() for c in cases) / 3 * INTER * HIDDEN * 2
-        cfg = moe_block_config(t, TOP_K, EXPERTS)
+        cases = [(moe_case(t), w_up, w_down, shared) for w_up, w_down, shared in layers]
+        routed = sum(torch.unique(c[0][2]).numel() for c in cases) / 3 * INTER * HIDDEN * 2
+        nbytes = 2 * (routed + SHARED_INTER * HIDDEN * 2)
 
-        def timed(fn: Callable[..., object], cases=cases, **tiles: gemv.GemvTile) -> float:
-            calls = [partial(fn, x, w_up, w_down, weights, ids, **tiles)
-                     for (x, weights, ids), w_up, w_down in cases]  # fmt: skip
+        def timed(fn: Callable[..., object], cases=cases, **kw: object) -> float:
+            calls = [partial(fn, x, w_up, w_down, weights, ids, **kw)
+                     for (x, weights, ids), w_up, w_down, _ in cases]  # fmt: skip
             return graph_us(rotating(calls), reps)
 
-        grouped = timed(partial(grouped_moe, cfg=cfg))
-        print(f"moe T={t}: grouped GEMM path {grouped:6.1f} us (both projections)", flush=True)
+        def fused(cases=cases, **tiles: gemv.GemvTile) -> float:
+            calls = [partial(moe_gemv.moe_experts, x, w_up, w_down, weights, ids, shared=s, **tiles)
+                     for (x, weights, ids), w_up, w_down, s in cases]  # fmt: skip
+            return graph_us(rotating(calls), reps)
+
+        grouped = timed(grouped_moe, cfg=moe_block_config(t, TOP_K, EXPERTS))
+        print(f"moe T={t}: grouped GEMM path {grouped:6.1f} us (routed only)", flush=True)
         for tile in MOE_GEMV_TILES:
-            up = timed(moe_gemv.moe_experts, up_tile=tile, down_tile=moe_gemv.DOWN_TILE)
-            down = timed(moe_gemv.moe_experts, up_tile=moe_gemv.UP_TILE, down_tile=tile)
-            both = timed(moe_gemv.moe_experts)
+            up = fused(up_tile=tile)
+            down = fused(down_tile=tile)
+            both = fused()
             print(
                 f"moe_gemv T={t} {tuple(tile)}: with it as up {up:6.1f} us, as down {down:6.1f} "
-                f"us (defaults both {both:6.1f}; {2 * nbytes / both / 1e3:5.0f} GB/s)",
+                f"us (defaults both {both:6.1f}; {nbytes / both / 1e3:5.0f} GB/s)",
                 flush=True,
             )
+
+
+def shared_expert() -> tuple[torch.Tensor, torch.Tensor]:
+    """The shared expert's up and down weights, scaled to keep outputs ~1."""
+    up = torch.randn(SHARED_INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
+    down = torch.randn(HIDDEN, SHARED_INTER, device="cuda", dtype=BF16) * SHARED_INTER**-0.5
+    return up, down
 
 
 def grouped_moe(

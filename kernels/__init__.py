@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from hybridserve.kernels import ref
+from hybridserve.kernels.moe_config import fuses_shared_expert
 
 __all__ = [
     "add_rms_norm",
@@ -13,6 +14,7 @@ __all__ = [
     "causal_conv1d_varlen",
     "conv1d_update",
     "conv1d_update_slots",
+    "fuses_shared_expert",
     "gate_topk",
     "gated_rms_norm",
     "in_proj_conv",
@@ -160,16 +162,21 @@ def moe_experts(
     first_expert: int = 0,
     acc: torch.Tensor | None = None,  # fp32 [T, hidden] added onto in place (the shared expert)
     acc_ready: torch.cuda.Event | None = None,  # recorded where `acc` is written (a side stream)
+    shared: tuple[torch.Tensor, torch.Tensor] | None = None,  # up [I_s, hidden], down [hidden, I_s]
 ) -> torch.Tensor:
     """The routed experts' sum added onto `acc` (or zeros), fp32. With `acc_ready` the current
     stream waits for that event after the up projection, before anything reads `acc`, and
-    before returning."""
+    before returning. `shared`: the shared expert's weights, its relu^2 MLP computed here and
+    added too (only where `fuses_shared_expert`; `acc` is then None)."""
     if not x.is_cuda:
+        if shared is not None:
+            assert acc is None and fuses_shared_expert(*topk_ids.shape)
+            acc = ref.linear(ref.linear(x, shared[0], relu2=True), shared[1], fp32_out=True)
         return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
     from hybridserve.kernels import moe
 
     args = (x, w_up, w_down, topk_weights, topk_ids, first_expert)
-    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready)
+    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready, shared=shared)
 
 
 def conv1d_update(

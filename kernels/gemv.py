@@ -62,6 +62,13 @@ def dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K: tl.constexpr):
 
 
 @triton.jit
+def relu2_rounded(acc, dtype: tl.constexpr):
+    """relu(.)^2 of the fp32 product rounded to `dtype`, as F.relu(F.linear(..)) sees it."""
+    h = tl.maximum(acc.to(dtype).to(tl.float32), 0.0)
+    return h * h
+
+
+@triton.jit
 def _gemv_kernel(
     x_ptr,  # [K]
     w_ptr,  # [N, K]
@@ -77,9 +84,8 @@ def _gemv_kernel(
     wait_prior(PDL)
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K)
-    if RELU2:  # on the product rounded to the output dtype, as F.relu(F.linear(..)) sees it
-        acc = tl.maximum(acc.to(out_ptr.dtype.element_ty).to(tl.float32), 0.0)
-        acc = acc * acc
+    if RELU2:
+        acc = relu2_rounded(acc, out_ptr.dtype.element_ty)
     tl.store(out_ptr + n, acc.to(out_ptr.dtype.element_ty), mask=n < N)
 
 

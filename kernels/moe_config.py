@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# Up to this many (token, slot) pairs (decode at batch 1-2, k=6) the MoE runs as GEMVs
+# (kernels/moe_gemv.py). H200, both projections, experts read from HBM (bench/tile_sweep.py
+# --kernel moe_gemv), us, grouped GEMM -> GEMVs: T=1 45.8 -> 36.2, T=2 75.9 -> 65.8; T=4 119.3
+# -> 120.2.
+GEMV_MAX_PAIRS = 12
+
+
+def fuses_shared_expert(num_tokens: int, top_k: int) -> bool:
+    """Whether the MoE runs as GEMVs, which take the shared expert into their own two launches
+    (`moe_experts(.., shared=)`); elsewhere it runs beside, and the experts add onto its output."""
+    return 0 < num_tokens * top_k <= GEMV_MAX_PAIRS
+
 
 class MoEBlockConfig(NamedTuple):
     block_m: int

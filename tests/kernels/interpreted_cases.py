@@ -247,22 +247,32 @@ def moe_experts() -> float:
 @case
 def moe_gemv() -> float:
     """The few-pairs path: odd dims (masked tiles), experts of another rank among the chosen,
-    one and three tokens, onto zeros and onto a given fp32 output."""
+    one and three tokens, onto zeros, onto a given fp32 output, and with the shared expert."""
     from hybridserve.kernels import moe_gemv
 
-    experts, hidden, inter, k = 16, 70, 45, 3  # 8 local experts: ids 8..15
+    experts, hidden, inter, k, s_inter = 16, 70, 45, 3, 37  # 8 local experts: ids 8..15
     w_up = torch.randn(experts, inter, hidden, dtype=DTYPE)[8:].contiguous() * hidden**-0.5
     w_down = torch.randn(experts, hidden, inter, dtype=DTYPE)[8:].contiguous() * inter**-0.5
+    shared = (
+        torch.randn(s_inter, hidden, dtype=DTYPE) * hidden**-0.5,
+        torch.randn(hidden, s_inter, dtype=DTYPE) * s_inter**-0.5,
+    )
     tile = moe_gemv.GemvTile(4, 32, 1)
     errs = []
-    for tokens, with_acc in ((1, False), (1, True), (3, True)):
+    for tokens, acc_or_shared in ((1, None), (1, "acc"), (3, "acc"), (1, "shared"), (2, "shared")):
         x = torch.randn(tokens, hidden, dtype=DTYPE)
         ids = torch.rand(tokens, experts).topk(k, dim=-1).indices
         ids[0, 0], ids[0, 1] = 2, 9  # one remote, one local expert for certain
         weights = torch.rand(tokens, k)
-        acc = torch.randn(tokens, hidden) if with_acc else None
-        want = ref.moe_experts(x, w_up, w_down, weights, ids, 8, None if acc is None else acc + 0)
-        out = moe_gemv.moe_experts(x, w_up, w_down, weights, ids, 8, acc, tile, tile)
+        acc = torch.randn(tokens, hidden) if acc_or_shared == "acc" else None
+        with_shared = shared if acc_or_shared == "shared" else None
+        want_acc = None if acc is None else acc + 0
+        if with_shared:
+            want_acc = ref.linear(ref.linear(x, shared[0], relu2=True), shared[1], fp32_out=True)
+        want = ref.moe_experts(x, w_up, w_down, weights, ids, 8, want_acc)
+        out = moe_gemv.moe_experts(
+            x, w_up, w_down, weights, ids, 8, acc, tile, tile, shared=with_shared
+        )
         assert acc is None or out is acc, "adds in place"
         errs.append(rel_err(out, want))
     return max(errs)

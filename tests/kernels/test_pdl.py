@@ -19,15 +19,16 @@ def _chain(
     x: torch.Tensor, ws: list[torch.Tensor], norm_w: torch.Tensor, moe: tuple[torch.Tensor, ...]
 ) -> torch.Tensor:
     """GEMV -> add + RMSNorm -> GEMV ..., every fourth GEMV a MoE step (gate and top-k, up,
-    down; the down projection reads the top-k from two kernels back before its wait): each
-    kernel reads what the ones before it wrote."""
-    gate_w, bias, w_up, w_down = moe
+    down, the shared expert in them: its up rows read the norm's output from two kernels back
+    before their wait): each kernel reads what the ones before it wrote."""
+    gate_w, bias, w_up, w_down, s_up, s_down = moe
     residual = x
     h = kernels.rms_norm(x, norm_w, 1e-5)
     for i, w in enumerate(ws):
         if i % 4 == 3:
             weights, ids = kernels.gate_topk(h, gate_w, bias, 2, 1, 1, True, 1.0)
-            out = kernels.moe_experts(h, w_up, w_down, weights, ids)  # fp32: the add rounds it
+            shared = (s_up, s_down)
+            out = kernels.moe_experts(h, w_up, w_down, weights, ids, shared=shared)  # fp32
         else:
             out = kernels.linear(h, w)
         residual, h = kernels.add_rms_norm(residual, out, norm_w, 1e-5)
@@ -50,6 +51,8 @@ def test_a_graph_of_pdl_kernels_reads_each_input_after_it_is_written(
         torch.randn(experts, device="cuda") * 0.1,
         torch.randn(experts, inter, hidden, device="cuda", dtype=torch.bfloat16) * 0.02,
         torch.randn(experts, hidden, inter, device="cuda", dtype=torch.bfloat16) * 0.1,
+        torch.randn(2 * inter, hidden, device="cuda", dtype=torch.bfloat16) * 0.02,
+        torch.randn(hidden, 2 * inter, device="cuda", dtype=torch.bfloat16) * 0.1,
     )
 
     monkeypatch.setenv("HYBRIDSERVE_PDL", "0")

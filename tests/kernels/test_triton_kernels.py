@@ -189,6 +189,15 @@ def test_moe_gemv_nemotron_shape(tokens: int) -> None:
     want = ref.moe_experts(x, w_up, w_down, weights, ids)
     poison()
     assert rel_err(moe_gemv.moe_experts(x, w_up, w_down, weights, ids), want) < MOE_REL
+    shared = (  # the shared expert's up and down, in the same launches
+        torch.randn(3712, 2688, device="cuda", dtype=x.dtype) * 2688**-0.5,
+        torch.randn(2688, 3712, device="cuda", dtype=x.dtype) * 3712**-0.5,
+    )
+    acc = ref.linear(ref.linear(x, shared[0], relu2=True), shared[1], fp32_out=True)
+    want = ref.moe_experts(x, w_up, w_down, weights, ids, acc=acc)
+    poison()
+    out = moe_gemv.moe_experts(x, w_up, w_down, weights, ids, shared=shared)
+    assert rel_err(out, want) < MOE_REL
     w_up, w_down = w_up[32:64].contiguous(), w_down[32:64].contiguous()
     ids[:, 0] = 40  # at least one local expert a token
     want = ref.moe_experts(x, w_up, w_down, weights, ids, 32)

@@ -90,11 +90,15 @@ class MoE(nn.Module):
     def forward(
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
-        # The routed experts add onto the shared expert's fp32 output in place: no add, no cast.
+        c, e, s = self.config, self.experts, self.shared_experts
+        # At a few tokens the expert kernels take the shared expert into their launches; else
+        # it runs beside the gate and the up projection, and the routed experts add onto its
+        # fp32 output in place (no add, no cast). The down projection waits for it (the join).
+        fused = s is not None and s.up_proj.bias is None and s.down_proj.bias is None
+        fused = fused and kernels.fuses_shared_expert(x.shape[0], c.num_experts_per_tok)
         shared, shared_ready = None, None
-        if self.shared_experts is not None:
-            shared, shared_ready = beside(x, lambda: self.shared_experts(x, fp32_out=True))
-        c = self.config
+        if s is not None and not fused:
+            shared, shared_ready = beside(x, lambda: s(x, fp32_out=True))
         weights, ids = kernels.gate_topk(
             x,
             self.gate.weight,
@@ -105,20 +109,24 @@ class MoE(nn.Module):
             c.norm_topk_prob,
             c.routed_scaling_factor,
         )
-        e = self.experts
-        # the join: the down projection, which adds onto `shared`, waits for it; the up
-        # projection runs beside the shared expert too
         out = kernels.moe_experts(
-            x, e.up_proj, e.down_proj, weights, ids, e.first_expert, shared, shared_ready
+            x,
+            e.up_proj,
+            e.down_proj,
+            weights,
+            ids,
+            e.first_expert,
+            shared,
+            shared_ready,
+            (s.up_proj.weight, s.down_proj.weight) if fused else None,
         )
         if self.parallel.tp_size == 1:  # the next block's add_rms_norm rounds it to x's dtype
             return out
         return self.parallel.all_reduce(out.to(x.dtype))
 
 
-# Up to this many tokens (decode) the shared expert runs beside the gate and the routed up
-# projection: there each is a few short kernels (at batch 1 the gate's two take ~7 us, the
-# shared expert's two GEMVs ~14 us, the up projection ~17 us).
+# Up to this many tokens (decode) the shared expert, where not fused, runs beside the gate and
+# the routed up projection: there each is a few short kernels.
 SIDE_STREAM_MAX_TOKENS = 64
 
 

@@ -8,6 +8,7 @@ import copy
 import pytest
 import torch
 
+from hybridserve import kernels
 from hybridserve.kernels import ref
 from hybridserve.workers import models  # noqa: F401  (before layers: models imports them)
 from hybridserve.workers.layers import GatedRMSNorm, MoE, RMSNorm
@@ -31,11 +32,13 @@ def test_norms_are_the_reference_on_cpu() -> None:
     assert torch.equal(gated(x, z), ref.gated_rms_norm(x, z, gated.weight, 16, 1e-5))
 
 
-def test_moe_is_the_reference_on_cpu() -> None:
+@pytest.mark.parametrize("tokens", [7, 1])  # 1: the shared expert in the experts' launches
+def test_moe_is_the_reference_on_cpu(tokens: int) -> None:
     model = load_model("tiny", "dummy", torch.float32, torch.device("cpu"))
     moe = next(b.mixer for b in model.layers if isinstance(b.mixer, MoE))
-    x = torch.randn(7, model.config.hidden_size)
+    x = torch.randn(tokens, model.config.hidden_size)
     c = model.config
+    assert kernels.fuses_shared_expert(tokens, c.num_experts_per_tok) == (tokens == 1)
     w, ids = ref.gate_topk(
         x,
         moe.gate.weight,
