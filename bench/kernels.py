@@ -33,6 +33,7 @@ from bench.kernel_shapes import (
     INTER,
     MAMBA_HEADS,
     MAMBA_P,
+    SHARED_INTER,
     SSM_N,
     TOP_K,
     mamba_inputs,
@@ -287,6 +288,32 @@ def bench_moe(reps: int) -> list[Row]:
         block_m = moe.moe_block_config(t, TOP_K, EXPERTS).block_m
         us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, block_m), reps)
         print(f"  align_by_expert T={t}: {us:.1f} us (graph; part of moe_experts)", flush=True)
+    shared = (
+        torch.randn(SHARED_INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5,
+        torch.randn(HIDDEN, SHARED_INTER, device="cuda", dtype=BF16) * SHARED_INTER**-0.5,
+    )
+    for t in (1, 2):  # decode at batch 1-2: the shared expert in the experts' launches
+        x, weights, ids = moe_case(t)
+        touched = torch.unique(ids).numel()
+        nbytes = (touched * INTER + SHARED_INTER) * 2 * HIDDEN * 2 + t * HIDDEN * (2 + 4)
+        args = (x, w_up, w_down, weights, ids)
+        want = ref.moe_experts(*args, acc=ref.shared_expert(x, *shared))
+        poison()
+        out = moe.moe_experts(*args, shared=shared)
+        rows.append(
+            row(
+                "moe_experts + shared",
+                f"T={t} k={TOP_K} ({touched} used), shared {SHARED_INTER}",
+                out,
+                want,
+                2e-2,
+                lambda args=args: ref.moe_experts(*args, acc=ref.shared_expert(args[0], *shared)),
+                partial(moe.moe_experts, *args, shared=shared),
+                nbytes,
+                reps,
+                ref_graph=False,
+            )
+        )
     return rows
 
 

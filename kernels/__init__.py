@@ -171,7 +171,7 @@ def moe_experts(
     if not x.is_cuda:
         if shared is not None:
             assert acc is None and fuses_shared_expert(*topk_ids.shape)
-            acc = ref.linear(ref.linear(x, shared[0], relu2=True), shared[1], fp32_out=True)
+            acc = ref.shared_expert(x, *shared)
         return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
     from hybridserve.kernels import moe
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from hybridserve.kernels.ref.linear import linear
+
 
 def gate_topk(
     x: torch.Tensor,  # [T, hidden]
@@ -59,3 +61,9 @@ def moe_experts(
         h = F.linear(h, w_down[e]) * topk_weights[token, slot, None]
         out.index_add_(0, token, h.float())
     return out
+
+
+def shared_expert(x: torch.Tensor, up: torch.Tensor, down: torch.Tensor) -> torch.Tensor:
+    """The shared expert's relu^2 MLP (up [I_s, hidden], down [hidden, I_s]) with its output in
+    fp32: the `acc` the routed experts add onto."""
+    return linear(linear(x, up, relu2=True), down, fp32_out=True)

@@ -268,7 +268,7 @@ def moe_gemv() -> float:
         with_shared = shared if acc_or_shared == "shared" else None
         want_acc = None if acc is None else acc + 0
         if with_shared:
-            want_acc = ref.linear(ref.linear(x, shared[0], relu2=True), shared[1], fp32_out=True)
+            want_acc = ref.shared_expert(x, *shared)
         want = ref.moe_experts(x, w_up, w_down, weights, ids, 8, want_acc)
         out = moe_gemv.moe_experts(
             x, w_up, w_down, weights, ids, 8, acc, tile, tile, shared=with_shared
