@@ -86,6 +86,7 @@ class MoE(nn.Module):
             if has_shared
             else None
         )
+        self.shared_fusable = has_shared and not c.mlp_bias  # the fused kernels take no bias
 
     def forward(
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
@@ -94,8 +95,9 @@ class MoE(nn.Module):
         # At a few tokens the expert kernels take the shared expert into their launches; else
         # it runs beside the gate and the up projection, and the routed experts add onto its
         # fp32 output in place (no add, no cast). The down projection waits for it (the join).
-        fused = s is not None and s.up_proj.bias is None and s.down_proj.bias is None
-        fused = fused and kernels.fuses_shared_expert(x.shape[0], c.num_experts_per_tok)
+        fused = self.shared_fusable and kernels.fuses_shared_expert(
+            x.shape[0], c.num_experts_per_tok
+        )
         shared, shared_ready = None, None
         if s is not None and not fused:
             shared, shared_ready = beside(x, lambda: s(x, fp32_out=True))
