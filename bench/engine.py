@@ -32,7 +32,13 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.engine_profile import graph_gpu_ms, host_profile, profile_prefill, profile_step
+from bench.engine_profile import (
+    graph_gpu_ms,
+    graph_timeline,
+    host_profile,
+    profile_prefill,
+    profile_step,
+)
 from hybridserve.workers.engine import LLM, SamplingParams
 from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
 from hybridserve.workers.models.loader import resolve_config
@@ -303,6 +309,9 @@ def main() -> None:
     ap.add_argument("--overlap", action="store_true", help="run each batch again, overlapped")
     ap.add_argument("--profile", action="store_true", help="print kernel times of steps")
     ap.add_argument("--host-profile", action="store_true", help="print Python time by function")
+    ap.add_argument(
+        "--timeline", action="store_true", help="print what each kernel adds to a decode step"
+    )
     args = ap.parse_args()
     batches = [int(b) for b in args.batch.split(",")]
     prefill_lens = [int(n) for n in (args.prefill_len or str(args.input_len)).split(",")]
@@ -366,6 +375,9 @@ def main() -> None:
         if args.profile and device.type == "cuda":
             prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
             print(f"kernels of one eager decode step, batch {b}:\n{profile_step(llm, prompts)}")
+        if args.timeline and device.type == "cuda":
+            prompts = random_prompts(b, args.input_len, config.vocab_size, gen)
+            print(f"kernel timeline of decode steps, batch {b}:\n{graph_timeline(llm, prompts)}")
     llm.shutdown()
     del llm
     gc.collect()

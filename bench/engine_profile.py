@@ -1,13 +1,18 @@
-"""Where an engine step's time goes (bench/engine.py's --profile and --host-profile, and
-the graph replay time bench/engine.py and bench/gpu_check.py report)."""
+"""Where an engine step's time goes (bench/engine.py's --profile, --timeline and
+--host-profile, and the graph replay time bench/engine.py and bench/gpu_check.py report)."""
 
 from __future__ import annotations
 
+import collections
 import cProfile
 import io
+import json
 import pstats
 import statistics
+import tempfile
 import time
+from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -94,6 +99,65 @@ def profile_step(llm: LLM, prompts: list[list[int]], top: int = 30) -> str:
     cpu = torch.autograd.DeviceType.CPU  # the CUDA runtime calls that launched them
     kernels = sum(e.count for e in events if e.device_type != cpu)
     return events.table(sort_by="self_cuda_time_total", row_limit=top) + f"{kernels} kernels\n"
+
+
+class KernelShare(NamedTuple):
+    name: str
+    count: int
+    duration_us: float  # summed over its launches
+    added_us: float  # what its ends added to the span
+
+
+def span_shares(kernels: list[dict]) -> tuple[list[KernelShare], float, float]:
+    """Per kernel name in `kernels` (chrome-trace events: name, ts and dur in us): its launches,
+    summed duration and the time it added to the span, each launch's end past every earlier
+    launch's end (with programmatic dependent launch a kernel starts before the one it waits
+    for ends, so durations over-count); most added first. Also the span and its idle time."""
+    kernels = sorted(kernels, key=lambda e: e["ts"])
+    count: collections.Counter[str] = collections.Counter()
+    duration: collections.Counter[str] = collections.Counter()
+    added: collections.Counter[str] = collections.Counter()
+    start = end = kernels[0]["ts"] if kernels else 0.0
+    idle = 0.0
+    for e in kernels:
+        name, ts, stop = e["name"], e["ts"], e["ts"] + e["dur"]
+        idle += max(0.0, ts - end)
+        count[name] += 1
+        duration[name] += e["dur"]
+        added[name] += max(0.0, stop - max(end, ts))
+        end = max(end, stop)
+    shares = [KernelShare(n, count[n], duration[n], a) for n, a in added.most_common()]
+    return shares, end - start, idle
+
+
+def graph_timeline(llm: LLM, prompts: list[list[int]], steps: int = 5, top: int = 25) -> str:
+    """The GPU work of `steps` decode steps of `prompts` (graphs as configured), per step: what
+    each kernel added to the span (`span_shares`), from a torch.profiler trace (CUPTI records
+    the kernels inside CUDA graphs)."""
+    engine = llm.engine
+    rids = start_decoding(engine, prompts)
+    for _ in range(3):
+        engine.step()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            engine.step()
+        torch.cuda.synchronize()
+    stop_all(engine, rids)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.json"
+        prof.export_chrome_trace(str(path))
+        events = json.loads(path.read_text())["traceEvents"]
+    gpu = [e for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
+    shares, span, idle = span_shares(gpu)
+    lines = [f"{'kernel':<60} {'launches':>8} {'us':>8} {'added us':>9} {'added/launch':>12}"]
+    for s in shares[:top]:
+        lines.append(
+            f"{s.name[:60]:<60} {s.count / steps:8.1f} {s.duration_us / steps:8.1f} "
+            f"{s.added_us / steps:9.1f} {s.added_us / s.count:12.2f}"
+        )
+    lines.append(f"a step: span {span / steps:.1f} us, idle {idle / steps:.1f} us\n")
+    return "\n".join(lines)
 
 
 def profile_prefill(llm: LLM, prompt: list[int], top: int = 15) -> str:
