@@ -2,7 +2,7 @@
 (random inputs, outputs poisoned first, relative-error bound per kernel; bench/kernels.py), then
 the engine end to end on the full `nemotron-3-nano-30b-a3b` preset with dummy weights: decode
 with CUDA graphs at several batch sizes against the memory roofline, and prefills of 1024 and 8192
-tokens against the matmul rate (bench/engine.py).
+tokens against the matmul rate (bench/engine.py, bench/roofline.py).
 
     python3 bench/gpu_check.py [--batch 1,8,64] [--input-len 1024] [--output-len 32]
 
@@ -18,6 +18,7 @@ import torch
 
 from bench import engine as engine_bench
 from bench import kernels as kernel_bench
+from bench import roofline
 from bench.engine_profile import graph_gpu_ms
 from bench.kernel_timing import print_table
 from hybridserve.workers.engine import LLM
@@ -33,7 +34,7 @@ def engine_table(args: argparse.Namespace, bandwidth: float) -> None:
         max_running_requests=max(args.batches),
         chunked_prefill_size=8192,
     )
-    flop_rate = engine_bench.matmul_rate(llm.engine.device, torch.bfloat16)
+    flop_rate = roofline.matmul_rate(llm.engine.device, torch.bfloat16)
     gen = torch.Generator().manual_seed(0)
     prefill_s = engine_bench.time_prefills(llm, args.prefill_lens, gen)
     ctx = args.input_len + args.output_len // 2
@@ -47,7 +48,7 @@ def engine_table(args: argparse.Namespace, bandwidth: float) -> None:
         r = engine_bench.run_decode(llm, prompts, args.output_len, skip=3)
         o = engine_bench.run_decode(llm, prompts, args.output_len, skip=3, overlap=True)
         replay = graph_gpu_ms(llm, b, config.vocab_size)
-        floor = engine_bench.step_cost(config, b, ctx, b, 2).seconds(bandwidth, flop_rate)
+        floor = roofline.step_cost(config, b, ctx, b, 2).seconds(bandwidth, flop_rate)
         print(
             f"| {b} | {r.step_s * 1e3:.2f} | {100 * r.wait_share:.0f}% | {o.step_s * 1e3:.2f} | "
             f"{replay:.2f} | {b / o.step_s:.1f} | {floor * 1e3:.2f} | "

@@ -257,6 +257,13 @@ def moe_weights() -> tuple[torch.Tensor, torch.Tensor]:
     return w_up, w_down
 
 
+def shared_expert_weights() -> tuple[torch.Tensor, torch.Tensor]:
+    """The shared expert's up and down weights, scaled to keep outputs ~1."""
+    up = torch.randn(SHARED_INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
+    down = torch.randn(HIDDEN, SHARED_INTER, device="cuda", dtype=BF16) * SHARED_INTER**-0.5
+    return up, down
+
+
 def bench_moe(reps: int) -> list[Row]:
     from hybridserve.kernels import moe
 
@@ -288,10 +295,7 @@ def bench_moe(reps: int) -> list[Row]:
         block_m = moe.moe_block_config(t, TOP_K, EXPERTS).block_m
         us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, block_m), reps)
         print(f"  align_by_expert T={t}: {us:.1f} us (graph; part of moe_experts)", flush=True)
-    shared = (
-        torch.randn(SHARED_INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5,
-        torch.randn(HIDDEN, SHARED_INTER, device="cuda", dtype=BF16) * SHARED_INTER**-0.5,
-    )
+    shared = shared_expert_weights()
     for t in (1, 2):  # decode at batch 1-2: the shared expert in the experts' launches
         x, weights, ids = moe_case(t)
         touched = torch.unique(ids).numel()

@@ -33,7 +33,7 @@ from bench.kernel_shapes import (
     TOP_K,
 )  # fmt: skip
 from bench.kernel_timing import copies_beyond_l2, graph_us, rotating
-from bench.kernels import moe_case, moe_weights
+from bench.kernels import moe_case, moe_weights, shared_expert_weights
 from hybridserve.kernels import conv1d, gate, gemv, moe, moe_gemv, ref
 from hybridserve.kernels.moe_config import MoEBlockConfig, moe_block_config
 
@@ -124,7 +124,7 @@ def sweep_moe_gemv(reps: int) -> None:
     """Three layers' experts in turn, each with its own routing: the weights come from HBM. The
     few-pairs path runs the shared expert in its launches (as the MoE layer does at 1-2 tokens);
     the grouped GEMM path's figure is the routed experts alone."""
-    layers = [(*moe_weights(), shared_expert()) for _ in range(3)]
+    layers = [(*moe_weights(), shared_expert_weights()) for _ in range(3)]
     for t in (1, 2, 4):
         cases = [(moe_case(t), w_up, w_down, shared) for w_up, w_down, shared in layers]
         routed = sum(torch.unique(c[0][2]).numel() for c in cases) / 3 * INTER * HIDDEN * 2
@@ -151,13 +151,6 @@ def sweep_moe_gemv(reps: int) -> None:
                 f"us (defaults both {both:6.1f}; {nbytes / both / 1e3:5.0f} GB/s)",
                 flush=True,
             )
-
-
-def shared_expert() -> tuple[torch.Tensor, torch.Tensor]:
-    """The shared expert's up and down weights, scaled to keep outputs ~1."""
-    up = torch.randn(SHARED_INTER, HIDDEN, device="cuda", dtype=BF16) * HIDDEN**-0.5
-    down = torch.randn(HIDDEN, SHARED_INTER, device="cuda", dtype=BF16) * SHARED_INTER**-0.5
-    return up, down
 
 
 def grouped_moe(

@@ -17,6 +17,7 @@ import shutil
 import torch
 
 from bench import engine as engine_bench
+from bench import roofline
 from bench.engine_profile import start_decoding, stop_all
 from hybridserve.workers.engine import LLM, SamplingParams
 
@@ -27,7 +28,7 @@ def traced(fn, path: str, device: torch.device) -> None:
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     with torch.profiler.profile(activities=activities) as prof:
         fn()
-        engine_bench.sync(device)
+        roofline.sync(device)
     prof.export_chrome_trace(path[: -len(".gz")])
     with open(path[: -len(".gz")], "rb") as src, gzip.open(path, "wb") as dst:
         shutil.copyfileobj(src, dst)

@@ -146,9 +146,9 @@ def moe_experts(
     ids = topk_ids.reshape(-1).contiguous()
     weights = topk_weights.reshape(-1).float().contiguous()
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
-    s_up, s_down = shared if shared is not None else (w_up, w_down)  # unread without shared
+    s_up, s_down = shared or (w_up, w_down)  # without the shared expert: never read
+    s_inter = s_up.shape[0] if shared else 0
     assert s_up.stride(-1) == 1 and s_down.stride(-1) == 1
-    s_inter = s_up.shape[0] if shared is not None else 0
     hs = torch.empty((T, s_inter), dtype=x.dtype, device=x.device)
     s_programs = T * triton.cdiv(s_inter, up_tile.block_n)
     grid = (s_programs + T * k * triton.cdiv(inter, up_tile.block_n),)
