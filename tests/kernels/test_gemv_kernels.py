@@ -86,3 +86,51 @@ def test_qkv_to_cache_nemotron_shape(q_heads: int, kv_heads: int) -> None:
     assert rel_err(caches[:, 33], want_caches[:, 33]) < BF16_REL
     others = torch.arange(50, device="cuda") != 33
     assert torch.equal(caches[:, others], want_caches[:, others])
+
+
+@gpu
+def test_kernels_apply_a_pending_norm_at_nemotron_shape() -> None:
+    """in_proj + conv, Q/K/V, the decode gate and the shared expert's up rows, each given the
+    block boundary after a MoE (an fp32 delta) in place of its input: the reference applied to
+    `add_rms_norm`'s output, and the sum (the next residual) exact."""
+    from hybridserve.kernels import gate, mamba_gemv, moe_gemv, qkv_gemv
+
+    def bf16(*shape: int, scale: float = 1.0) -> torch.Tensor:
+        return torch.randn(*shape, device="cuda", dtype=torch.bfloat16) * scale
+
+    def pending() -> tuple[kernels.PendingNorm, torch.Tensor, torch.Tensor]:
+        r, d = bf16(1, 2688), torch.randn(1, 2688, device="cuda")
+        w = torch.rand(2688, device="cuda", dtype=torch.bfloat16) + 0.5
+        total, x = ref.add_rms_norm(r, d, w, 1e-5)
+        poison()
+        return kernels.PendingNorm.of(r, d, w, 1e-5), total, x
+
+    p, total, x = pending()
+    w, cw, cache = bf16(10304, 2688, scale=0.02), bf16(6144, 4), bf16(3, 6144, 3)
+    slot, want_cache = torch.tensor([1], device="cuda"), cache.clone()
+    want = ref.in_proj_conv(x, w, cw, None, want_cache, slot, 4096)
+    assert rel_err(mamba_gemv.in_proj_conv(p, w, cw, None, cache, slot, 4096), want) < BF16_REL
+    assert rel_err(cache, want_cache) < BF16_REL and torch.equal(p.total, total)
+
+    p, total, x = pending()
+    wq, wk, wv = bf16(4096, 2688, scale=0.02), bf16(256, 2688, scale=0.02), bf16(256, 2688)
+    caches, loc = bf16(2, 9, 2, 128), torch.tensor([7], device="cuda")
+    want_caches = caches.clone()
+    want = ref.qkv_to_cache(x, wq, wk, wv, *want_caches, loc)
+    assert rel_err(qkv_gemv.qkv_to_cache(p, wq, wk, wv, *caches, loc), want) < BF16_REL
+    assert rel_err(caches, want_caches) < BF16_REL and torch.equal(p.total, total)
+
+    p, total, x = pending()
+    w_gate = torch.randn(128, 2688, device="cuda") * 2688**-0.5
+    bias = torch.randn(128, device="cuda") * 0.1
+    weights, ids = gate.decode_gate_topk(p, w_gate, bias, 6, True, 2.5)
+    assert torch.equal(p.total, total) and rel_err(p.normed, x) < 1e-2
+    want_weights, want_ids = gate.decode_gate_topk(p.normed, w_gate, bias, 6, True, 2.5)
+    assert torch.equal(ids, want_ids) and torch.equal(weights, want_weights)
+
+    w_up, w_down = bf16(8, 1856, 2688, scale=0.02), bf16(8, 2688, 1856, scale=0.02)
+    shared = bf16(3712, 2688, scale=0.02), bf16(2688, 3712, scale=0.02)
+    ids = torch.randperm(8, device="cuda")[:6].view(1, 6)
+    want = ref.moe_experts(p.normed, w_up, w_down, weights, ids, 0, ref.shared_expert(x, *shared))
+    got = moe_gemv.moe_experts(p.normed, w_up, w_down, weights, ids, shared=shared, shared_input=p)
+    assert rel_err(got, want) < BF16_REL
