@@ -7,12 +7,9 @@ import torch.nn.functional as F
 
 from hybridserve.kernels import ref
 from hybridserve.kernels.moe_config import fuses_shared_expert
-from hybridserve.kernels.pending_norm import PendingNorm, applied
 
 __all__ = [
-    "PendingNorm",
     "add_rms_norm",
-    "applied",
     "attention_varlen",
     "causal_conv1d_varlen",
     "conv1d_update",
@@ -67,21 +64,13 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def add_rms_norm(
-    residual: torch.Tensor,
-    delta: torch.Tensor,
-    weight: torch.Tensor,
-    eps: float,
-    total: torch.Tensor | None = None,  # written with the sum when given
-    out: torch.Tensor | None = None,  # written with the norm when given
+    residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     if not residual.is_cuda:
-        results = ref.add_rms_norm(residual, delta, weight, eps)
-        return tuple(  # type: ignore[return-value]
-            got if into is None else into.copy_(got) for got, into in zip(results, (total, out))
-        )
+        return ref.add_rms_norm(residual, delta, weight, eps)
     from hybridserve.kernels import norm
 
-    return norm.add_rms_norm(residual, delta, weight, eps, total, out)
+    return norm.add_rms_norm(residual, delta, weight, eps)
 
 
 def gated_rms_norm(
@@ -99,7 +88,7 @@ def gated_rms_norm(
 
 
 def gate_topk(
-    x: torch.Tensor | PendingNorm,  # [T, hidden]
+    x: torch.Tensor,  # [T, hidden]
     gate_weight: torch.Tensor,  # [E, hidden]
     correction_bias: torch.Tensor,  # [E] fp32
     top_k: int,
@@ -109,15 +98,7 @@ def gate_topk(
     routed_scaling_factor: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(weights [T, k] fp32, ids [T, k]); Triton logits and top-k for ungrouped routing of
-    bf16/fp16 activations on CUDA, the reference otherwise. A pending boundary `x` is applied
-    (its `total` and `normed` written), inside the decode gate where that runs."""
-    args = (top_k, norm_topk_prob, routed_scaling_factor)
-    if isinstance(x, PendingNorm) and x.total.is_cuda and n_group == 1:
-        from hybridserve.kernels import gate
-
-        if x.dtype != torch.float32 and gate.use_decode_gate(x.residual):
-            return gate.decode_gate_topk(x, gate_weight.float(), correction_bias.float(), *args)
-    x = applied(x)
+    bf16/fp16 activations on CUDA, the reference otherwise."""
     if not x.is_cuda or n_group > 1 or x.dtype == torch.float32:
         return ref.gate_topk(
             x, gate_weight, correction_bias, top_k, n_group, topk_group, norm_topk_prob,
@@ -127,13 +108,13 @@ def gate_topk(
 
     x2, w, bias = x.reshape(-1, x.shape[-1]), gate_weight.float(), correction_bias.float()
     if gate.use_decode_gate(x2):
-        return gate.decode_gate_topk(x2, w, bias, *args)
+        return gate.decode_gate_topk(x2, w, bias, top_k, norm_topk_prob, routed_scaling_factor)
     logits = gate.router_logits(x2, w)
     return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)
 
 
 def in_proj_conv(
-    x: torch.Tensor | PendingNorm,  # [1, K]
+    x: torch.Tensor,  # [1, K]
     weight: torch.Tensor,  # [N, K]
     conv_weight: torch.Tensor,  # [hi - lo, KW + 1]
     conv_bias: torch.Tensor | None,
@@ -142,11 +123,10 @@ def in_proj_conv(
     lo: int,
 ) -> torch.Tensor:
     """A Mamba in_proj at batch 1 with the conv update on its xBC columns [lo, hi): one Triton
-    GEMV on CUDA (kernels/mamba_gemv.py) that applies a pending boundary `x` on the way, the
-    reference otherwise."""
+    GEMV on CUDA (kernels/mamba_gemv.py), the reference otherwise."""
     args = (x, weight, conv_weight, conv_bias, conv_cache, slots, lo)
-    if not weight.is_cuda:
-        return ref.in_proj_conv(applied(x), *args[1:])
+    if not x.is_cuda:
+        return ref.in_proj_conv(*args)
     from hybridserve.kernels import mamba_gemv
 
     return mamba_gemv.in_proj_conv(*args)
@@ -183,7 +163,6 @@ def moe_experts(
     acc: torch.Tensor | None = None,  # fp32 [T, hidden] added onto in place (the shared expert)
     acc_ready: torch.cuda.Event | None = None,  # recorded where `acc` is written (a side stream)
     shared: tuple[torch.Tensor, torch.Tensor] | None = None,  # up [I_s, hidden], down [hidden, I_s]
-    shared_input: PendingNorm | None = None,  # the boundary whose norm `x` is (the decode gate's)
 ) -> torch.Tensor:
     """The routed experts' sum added onto `acc` (or zeros), fp32. With `acc_ready` the current
     stream waits for that event after the up projection, before anything reads `acc`, and
@@ -197,9 +176,7 @@ def moe_experts(
     from hybridserve.kernels import moe
 
     args = (x, w_up, w_down, topk_weights, topk_ids, first_expert)
-    return moe.moe_experts(
-        *args, acc=acc, acc_ready=acc_ready, shared=shared, shared_input=shared_input
-    )
+    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready, shared=shared)
 
 
 def conv1d_update(
@@ -231,7 +208,7 @@ def conv1d_update_slots(
 
 
 def qkv_to_cache(
-    x: torch.Tensor | PendingNorm,  # [1, K]
+    x: torch.Tensor,  # [1, K]
     wq: torch.Tensor,  # [NQ, K]
     wk: torch.Tensor,  # [NKV, K]
     wv: torch.Tensor,  # [NKV, K]
@@ -240,11 +217,10 @@ def qkv_to_cache(
     loc: torch.Tensor,  # [1]
 ) -> torch.Tensor:
     """An attention's projections at batch 1, K and V into the cache: one Triton GEMV launch on
-    CUDA (kernels/qkv_gemv.py) that applies a pending boundary `x` on the way, the reference
-    otherwise; returns q [1, NQ]."""
+    CUDA (kernels/qkv_gemv.py), the reference otherwise; returns q [1, NQ]."""
     args = (x, wq, wk, wv, k_cache, v_cache, loc)
-    if not wq.is_cuda:
-        return ref.qkv_to_cache(applied(x), *args[1:])
+    if not x.is_cuda:
+        return ref.qkv_to_cache(*args)
     from hybridserve.kernels import qkv_gemv
 
     return qkv_gemv.qkv_to_cache(*args)

@@ -26,10 +26,7 @@ import triton.language as tl
 
 from hybridserve.kernels import arrivals
 from hybridserve.kernels.arrivals import arrive, reset
-from hybridserve.kernels.gemv import add_norm_args
-from hybridserve.kernels.norm import residual_sum, rms_normalized
 from hybridserve.kernels.pdl import launch_args, wait_prior
-from hybridserve.kernels.pending_norm import PendingNorm
 
 
 @triton.jit
@@ -222,12 +219,7 @@ def use_decode_gate(x: torch.Tensor) -> bool:
 
 @triton.jit
 def _decode_gate_kernel(
-    x_ptr,  # [T, H] model dtype; with ADD_NORM the residual, and x is the norm of it plus d
-    d_ptr,  # [T, H] the block output to add (ADD_NORM; this and the next three contiguous)
-    nw_ptr,  # [H] the norm's weight (ADD_NORM)
-    sum_ptr,  # [T, H] the sum out (ADD_NORM)
-    normed_ptr,  # [T, H] the norm out (ADD_NORM)
-    eps,
+    x_ptr,  # [T, H] model dtype
     w_ptr,  # [E, H] fp32
     bias_ptr,  # [E] fp32
     logits_ptr,  # [T, E] fp32 scratch
@@ -242,7 +234,6 @@ def _decode_gate_kernel(
     K: tl.constexpr,
     BLOCK_K: tl.constexpr,
     NORMALIZE: tl.constexpr,
-    ADD_NORM: tl.constexpr,
     ROWS: tl.constexpr,
     BLOCK_H: tl.constexpr,
     BLOCK_E: tl.constexpr,
@@ -257,19 +248,8 @@ def _decode_gate_kernel(
         mask=rmask[:, None] & hmask[None, :],
         other=0.0,
     )  # the gate is constant: its rows stream in while the previous kernel ends
-    if ADD_NORM:
-        nw = tl.load(nw_ptr + cols, mask=hmask, other=0.0).to(tl.float32)
     wait_prior(PDL)
-    if ADD_NORM:  # every program normalises the whole row; the token's first stores it
-        first, at = tl.program_id(1) == 0, t * hidden + cols
-        x = residual_sum(
-            x_ptr + at, d_ptr + at, sum_ptr + at, hmask, first, nw_ptr.dtype.element_ty
-        )
-        h = rms_normalized(x, nw, hidden, eps).to(nw_ptr.dtype.element_ty)
-        tl.store(normed_ptr + at, h, mask=hmask & first)
-        x = h.to(tl.float32)
-    else:
-        x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
+    x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
     tl.store(logits_ptr + t * num_experts + rows, tl.sum(w * x[None, :], axis=1), mask=rmask)
     if arrive(arrivals_ptr + t, tl.num_programs(1)):
         offs_e = tl.arange(0, BLOCK_E)
@@ -284,7 +264,7 @@ def _decode_gate_kernel(
 
 
 def decode_gate_topk(
-    x: torch.Tensor | PendingNorm,  # [T, H], T <= DECODE_MAX_TOKENS
+    x: torch.Tensor,  # [T, H], T <= DECODE_MAX_TOKENS
     weight: torch.Tensor,  # [E, H] fp32
     correction_bias: torch.Tensor,  # [E] fp32
     top_k: int,
@@ -292,28 +272,24 @@ def decode_gate_topk(
     routed_scaling_factor: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`router_logits` and `topk_from_logits` in one launch for a few tokens: (weights [T, k]
-    fp32, ids [T, k] int64), the logits in fp32 FMA. A pending boundary `x` is applied on the
-    way, as `add_rms_norm` does it: its `total` and `normed` written."""
+    fp32, ids [T, k] int64), the logits in fp32 FMA."""
     T, H = x.shape
     E = weight.shape[0]
-    r, d, nw, total, eps = add_norm_args(x)
-    normed = x.normed if isinstance(x, PendingNorm) else r
     assert T <= DECODE_MAX_TOKENS and H <= DECODE_MAX_HIDDEN
-    assert r.stride(-1) == 1 and weight.stride(-1) == 1 and normed.is_contiguous()
+    assert x.stride(-1) == 1 and weight.stride(-1) == 1
     assert weight.dtype == correction_bias.dtype == torch.float32
-    weights = torch.empty((T, top_k), dtype=torch.float32, device=r.device)
-    ids = torch.empty((T, top_k), dtype=torch.int64, device=r.device)
+    weights = torch.empty((T, top_k), dtype=torch.float32, device=x.device)
+    ids = torch.empty((T, top_k), dtype=torch.int64, device=x.device)
     if T == 0:
         return weights, ids
     block_h = triton.next_power_of_2(H)
     rows = max(1, min(4, DECODE_MAX_HIDDEN // block_h))  # 2 at H=2688: 64 programs of 21 KB
-    logits = torch.empty((T, E), dtype=torch.float32, device=r.device)
-    counts = arrivals.counts(r.device, "gate", DECODE_MAX_TOKENS)
+    logits = torch.empty((T, E), dtype=torch.float32, device=x.device)
+    counts = arrivals.counts(x.device, "gate", DECODE_MAX_TOKENS)
     _decode_gate_kernel[(T, triton.cdiv(E, rows))](
-        r, d, nw, total, normed, eps, weight, correction_bias, logits, counts, weights, ids, E,
-        H, r.stride(0), weight.stride(0), routed_scaling_factor, K=top_k,
-        BLOCK_K=triton.next_power_of_2(top_k), NORMALIZE=norm_topk_prob,
-        ADD_NORM=isinstance(x, PendingNorm), ROWS=rows, BLOCK_H=block_h,
-        BLOCK_E=triton.next_power_of_2(E), num_warps=4, **launch_args(r),
+        x, weight, correction_bias, logits, counts, weights, ids, E, H,
+        x.stride(0), weight.stride(0), routed_scaling_factor, K=top_k,
+        BLOCK_K=triton.next_power_of_2(top_k), NORMALIZE=norm_topk_prob, ROWS=rows,
+        BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), num_warps=4, **launch_args(x),
     )  # fmt: skip
     return weights, ids

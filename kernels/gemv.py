@@ -23,9 +23,7 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.norm import residual_sum
 from hybridserve.kernels.pdl import launch_args, wait_prior
-from hybridserve.kernels.pending_norm import PendingNorm
 
 
 class GemvTile(NamedTuple):
@@ -61,47 +59,6 @@ def dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K: tl.constexpr):
         x = tl.load(x_ptr + ks, mask=ks < K, other=0.0)
         acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
     return acc
-
-
-@triton.jit
-def dot_rows_add_norm(
-    r_ptr, d_ptr, nw_ptr, sum_ptr, w_ptr, n, N, K, stride_w, eps, store_sum, BLOCK_K: tl.constexpr
-):
-    """`dot_rows` of x = the RMSNorm (weight `nw`, model dtype) of `r + d`, without x stored:
-    the dot with `nw * (r + d)` and the sum's squares accumulate in one pass over K and x's
-    1/rms scales the dot at the end (x is not rounded to the model dtype, as the reference's
-    is). Where `store_sum` (one program) this also writes `r + d` at `sum_ptr`
-    (kernels/pending_norm.py)."""
-    offs_k = tl.arange(0, BLOCK_K)
-    acc = tl.zeros(n.shape, dtype=tl.float32)
-    squares = tl.zeros([BLOCK_K], dtype=tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        ks = k0 + offs_k
-        w = tl.load(
-            w_ptr + n.to(tl.int64)[:, None] * stride_w + ks[None, :],
-            mask=(n < N)[:, None] & (ks < K)[None, :],
-            other=0.0,
-        )
-        x = residual_sum(
-            r_ptr + ks, d_ptr + ks, sum_ptr + ks, ks < K, store_sum, nw_ptr.dtype.element_ty
-        )
-        squares += x * x
-        x *= tl.load(nw_ptr + ks, mask=ks < K, other=0.0).to(tl.float32)
-        acc += tl.sum(w.to(tl.float32) * x[None, :], axis=1)
-    return acc * tl.rsqrt(tl.sum(squares, axis=0) / K + eps)
-
-
-def add_norm_args(
-    x: torch.Tensor | PendingNorm,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float]:
-    """A kernel's (input or residual, delta, norm weight, sum out, eps) pointers for an input
-    that may be a pending boundary (`ADD_NORM=isinstance(x, PendingNorm)`); without one the
-    last four are never read."""
-    if isinstance(x, PendingNorm):
-        for t in (x.residual, x.delta, x.total):
-            assert t.is_contiguous()
-        return x.residual, x.delta, x.weight, x.total, x.eps
-    return x, x, x, x, 0.0
 
 
 @triton.jit

@@ -16,9 +16,8 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.gemv import GemvTile, add_norm_args, dot_rows, dot_rows_add_norm
+from hybridserve.kernels.gemv import GemvTile, dot_rows
 from hybridserve.kernels.pdl import launch_args, wait_prior
-from hybridserve.kernels.pending_norm import PendingNorm
 
 # in_proj's K (2688) in three 1024-wide steps: 16.2 us against cuBLAS' 16.8 (H200, from HBM)
 IN_PROJ_TILE = GemvTile(2, 1024, 2)
@@ -26,11 +25,7 @@ IN_PROJ_TILE = GemvTile(2, 1024, 2)
 
 @triton.jit
 def _in_proj_conv_kernel(
-    x_ptr,  # [K]; with ADD_NORM the residual, and x is the norm of it plus d
-    d_ptr,  # [K] the block output to add (ADD_NORM)
-    nw_ptr,  # [K] the norm's weight (ADD_NORM)
-    sum_ptr,  # [K] the sum out (ADD_NORM)
-    eps,
+    x_ptr,  # [K]
     w_ptr,  # [N, K]
     out_ptr,  # [N]: in_proj's output, with silu(conv(.)) on rows [lo, hi)
     cw_ptr,  # [hi - lo, KW + 1] conv weight
@@ -48,20 +43,13 @@ def _in_proj_conv_kernel(
     KW: tl.constexpr,
     KWP: tl.constexpr,  # KW rounded up to a power of two
     HAS_BIAS: tl.constexpr,
-    ADD_NORM: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
 ):
     wait_prior(PDL)
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    if ADD_NORM:
-        first = tl.program_id(0) == 0
-        acc = dot_rows_add_norm(
-            x_ptr, d_ptr, nw_ptr, sum_ptr, w_ptr, n, N, K, stride_w, eps, first, BLOCK_K
-        )
-    else:
-        acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K)
+    acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K)
     y = acc.to(out_ptr.dtype.element_ty)  # the conv reads in_proj's output as stored
     out = y.to(tl.float32)
     conv = (n >= lo) & (n < hi)
@@ -88,7 +76,7 @@ def _in_proj_conv_kernel(
 
 
 def in_proj_conv(
-    x: torch.Tensor | PendingNorm,  # [1, K]
+    x: torch.Tensor,  # [1, K]
     weight: torch.Tensor,  # [N, K]
     conv_weight: torch.Tensor,  # [hi - lo, KW + 1]
     conv_bias: torch.Tensor | None,
@@ -97,22 +85,19 @@ def in_proj_conv(
     lo: int,
     tile: GemvTile = IN_PROJ_TILE,
 ) -> torch.Tensor:
-    """`x @ weight.T` [1, N] with columns [lo, hi) replaced by silu(conv1d_update(.)); a
-    pending boundary `x` is applied on the way (its `total` written)."""
+    """`x @ weight.T` [1, N] with columns [lo, hi) replaced by silu(conv1d_update(.))."""
     K, N = x.shape[-1], weight.shape[0]
     hi = lo + conv_weight.shape[0]
-    r, d, nw, total, eps = add_norm_args(x)
-    assert r.numel() == K and r.stride(-1) == 1 and weight.stride(-1) == 1
+    assert x.numel() == K and x.stride(-1) == 1 and weight.stride(-1) == 1
     assert conv_cache.stride(-1) == 1 and conv_weight.stride(-1) == 1 and slot.numel() == 1
-    out = torch.empty((1, N), dtype=x.dtype, device=r.device)
+    out = torch.empty((1, N), dtype=x.dtype, device=x.device)
     _in_proj_conv_kernel[(triton.cdiv(N, tile.block_n),)](
-        r, d, nw, total, eps, weight, out, conv_weight,
-        conv_bias if conv_bias is not None else conv_weight, conv_cache, slot, N, K,
-        weight.stride(0), lo, hi, conv_weight.stride(0), conv_cache.stride(0),
-        conv_cache.stride(1),
+        x, weight, out, conv_weight, conv_bias if conv_bias is not None else conv_weight,
+        conv_cache, slot, N, K, weight.stride(0), lo, hi, conv_weight.stride(0),
+        conv_cache.stride(0), conv_cache.stride(1),
         KW=conv_weight.shape[-1] - 1, KWP=triton.next_power_of_2(conv_weight.shape[-1] - 1),
-        HAS_BIAS=conv_bias is not None, ADD_NORM=isinstance(x, PendingNorm),
+        HAS_BIAS=conv_bias is not None,
         BLOCK_N=tile.block_n, BLOCK_K=tile.block_k, num_warps=tile.num_warps,
-        **launch_args(r),
+        **launch_args(x),
     )  # fmt: skip
     return out

@@ -22,15 +22,8 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.gemv import (
-    GemvTile,
-    add_norm_args,
-    dot_rows,
-    dot_rows_add_norm,
-    relu2_rounded,
-)
+from hybridserve.kernels.gemv import GemvTile, dot_rows, relu2_rounded
 from hybridserve.kernels.pdl import launch_args, wait_prior
-from hybridserve.kernels.pending_norm import PendingNorm
 
 # bench/tile_sweep.py --kernel moe_gemv (T=1, the shared expert in): down (1, 2048, 1) 40.7 us
 # against 41.8 for (2, 2048, 2); batch-1 step 2.09 -> 2.05 ms
@@ -46,10 +39,6 @@ def _up_kernel(
     h_ptr,  # [T*k, N] relu(x @ w[e].T)^2 in x's dtype; rows of other ranks' experts untouched
     ws_ptr,  # [NS, K] the shared expert's up projection (when shared_programs > 0)
     hs_ptr,  # [T, NS] relu(x @ ws.T)^2
-    r_ptr,  # [T, K] with ADD_NORM: the residual and
-    d_ptr,  # [T, K] block output whose norm (weight nw_ptr) x is, for the shared rows
-    nw_ptr,
-    eps,
     N,
     NS,
     K,
@@ -61,24 +50,16 @@ def _up_kernel(
     stride_we,
     stride_wn,
     stride_ws,
-    ADD_NORM: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
 ):
     pid = tl.program_id(0)
-    if pid < shared_programs:  # x (or r and d) is final before the wait: only the store waits
+    if pid < shared_programs:  # x is final before the wait: only the store waits
         tiles = tl.cdiv(NS, BLOCK_N)
         t = pid // tiles
         n = (pid % tiles) * BLOCK_N + tl.arange(0, BLOCK_N)
-        if ADD_NORM:  # x is the gate's output: the norm is made here again, from its inputs
-            r_t, d_t = r_ptr + t.to(tl.int64) * K, d_ptr + t.to(tl.int64) * K
-            acc = dot_rows_add_norm(
-                r_t, d_t, nw_ptr, r_t, ws_ptr, n, NS, K, stride_ws, eps, False, BLOCK_K
-            )
-        else:
-            x_t = x_ptr + t.to(tl.int64) * stride_x
-            acc = dot_rows(x_t, ws_ptr, n, NS, K, stride_ws, BLOCK_K)
+        acc = dot_rows(x_ptr + t.to(tl.int64) * stride_x, ws_ptr, n, NS, K, stride_ws, BLOCK_K)
         wait_prior(PDL)
         h = relu2_rounded(acc, hs_ptr.dtype.element_ty)
         tl.store(hs_ptr + t.to(tl.int64) * NS + n, h.to(hs_ptr.dtype.element_ty), mask=n < NS)
@@ -151,13 +132,10 @@ def moe_experts(
     down_tile: GemvTile = DOWN_TILE,
     acc_ready: torch.cuda.Event | None = None,
     shared: tuple[torch.Tensor, torch.Tensor] | None = None,  # up [I_s, hidden], down [hidden, I_s]
-    shared_input: PendingNorm | None = None,
 ) -> torch.Tensor:
     """kernels/moe.py `moe_experts` for a few (token, slot) pairs (two launches), plus the shared
     expert's relu^2 MLP when its weights are given (then `acc` must be None). The shared up rows
-    read `x` before their PDL wait: a kernel (the gate) must run between x's writer and this.
-    Where the gate wrote `x` as the norm of a pending boundary (`shared_input`), they read that
-    boundary's inputs instead and normalise them themselves."""
+    read `x` before their PDL wait: a kernel (the gate) must run between x's writer and this."""
     T, hidden = x.shape
     E, inter, _ = w_up.shape
     k = topk_ids.shape[1]
@@ -172,14 +150,12 @@ def moe_experts(
     s_inter = s_up.shape[0] if shared else 0
     assert s_up.stride(-1) == 1 and s_down.stride(-1) == 1
     hs = torch.empty((T, s_inter), dtype=x.dtype, device=x.device)
-    r, d, nw, _, eps = add_norm_args(shared_input if shared_input is not None else x)
     s_programs = T * triton.cdiv(s_inter, up_tile.block_n)
     grid = (s_programs + T * k * triton.cdiv(inter, up_tile.block_n),)
     _up_kernel[grid](
-        x, w_up, ids, h, s_up, hs, r, d, nw, eps, inter, s_inter, hidden, first_expert, E, k,
-        s_programs, x.stride(0), w_up.stride(0), w_up.stride(1), s_up.stride(0),
-        ADD_NORM=shared_input is not None, BLOCK_N=up_tile.block_n, BLOCK_K=up_tile.block_k,
-        num_warps=up_tile.num_warps, **launch_args(x),
+        x, w_up, ids, h, s_up, hs, inter, s_inter, hidden, first_expert, E, k, s_programs,
+        x.stride(0), w_up.stride(0), w_up.stride(1), s_up.stride(0), BLOCK_N=up_tile.block_n,
+        BLOCK_K=up_tile.block_k, num_warps=up_tile.num_warps, **launch_args(x),
     )  # fmt: skip
     wait_for(acc_ready, x.device)
     _down_kernel[(triton.cdiv(hidden, down_tile.block_n), T)](

@@ -12,22 +12,10 @@ from hybridserve.kernels.pdl import launch_args, wait_prior
 
 
 @triton.jit
-def rms_normalized(x, w, n, eps):
+def _normalized(x, w, n, eps):
     """`w * x / rms(x)` of one fp32 row (zeros past `n`)."""
     rstd = tl.rsqrt(tl.sum(x * x, axis=0) / n + eps)
     return w * (x * rstd)
-
-
-@triton.jit
-def residual_sum(r_ptrs, d_ptrs, sum_ptrs, mask, store, dtype: tl.constexpr):
-    """A block boundary's add on one row's columns: `r + d` (d rounded to the model's `dtype`
-    first: the MoE's fp32 sum) stored at `sum_ptrs` in its dtype where `store`, and returned
-    cast to `dtype` in fp32, as the norm reads it (zeros past `mask`)."""
-    r = tl.load(r_ptrs, mask=mask, other=0.0).to(tl.float32)
-    d = tl.load(d_ptrs, mask=mask, other=0.0).to(dtype).to(tl.float32)
-    total = (r + d).to(sum_ptrs.dtype.element_ty)
-    tl.store(sum_ptrs, total, mask=mask & store)
-    return total.to(dtype).to(tl.float32)
 
 
 @triton.jit
@@ -40,7 +28,7 @@ def _rms_norm_kernel(
     w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
     wait_prior(PDL)
     x = tl.load(x_ptr + row * stride_x + cols, mask=mask, other=0.0).to(tl.float32)
-    y = rms_normalized(x, w, n, eps)
+    y = _normalized(x, w, n, eps)
     tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -65,15 +53,13 @@ def _add_rms_norm_kernel(
     mask = cols < n
     w = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
     wait_prior(PDL)
-    x = residual_sum(
-        r_ptr + row * stride_r + cols,
-        d_ptr + row * stride_d + cols,
-        sum_ptr + row * stride_sum + cols,
-        mask,
-        True,
-        out_ptr.dtype.element_ty,
-    )
-    y = rms_normalized(x, w, n, eps)
+    r = tl.load(r_ptr + row * stride_r + cols, mask=mask, other=0.0).to(tl.float32)
+    d = tl.load(d_ptr + row * stride_d + cols, mask=mask, other=0.0)
+    d = d.to(out_ptr.dtype.element_ty).to(tl.float32)  # a wider delta: rounded to model dtype
+    total = (r + d).to(sum_ptr.dtype.element_ty)
+    tl.store(sum_ptr + row * stride_sum + cols, total, mask=mask)
+    x = total.to(out_ptr.dtype.element_ty).to(tl.float32)  # the norm reads the sum cast down
+    y = _normalized(x, w, n, eps)
     tl.store(out_ptr + row * stride_out + cols, y.to(out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -104,26 +90,16 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def add_rms_norm(
-    residual: torch.Tensor,
-    delta: torch.Tensor,
-    weight: torch.Tensor,
-    eps: float,
-    total: torch.Tensor | None = None,
-    out: torch.Tensor | None = None,
+    residual: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(`residual + delta` in residual's dtype, the RMSNorm of that sum cast to weight's dtype)
-    in one pass, into `total` and `out` when given (contiguous): a block boundary of the residual
-    stream (the add and the norm were two kernels, three with a cast from an fp32 stream). A
-    `delta` wider than weight's (the model's) dtype, the MoE's fp32 sum, is rounded to it first
-    in the same pass."""
+    in one pass: a block boundary of the residual stream (the add and the norm were two
+    kernels, three with a cast from an fp32 stream). A `delta` wider than weight's (the model's)
+    dtype, the MoE's fp32 sum, is rounded to it first in the same pass."""
     n = residual.shape[-1]
     r2, d2 = _rows(residual), _rows(delta)
-    if total is None:
-        total = torch.empty(residual.shape, dtype=residual.dtype, device=residual.device)
-    if out is None:
-        out = torch.empty(residual.shape, dtype=weight.dtype, device=residual.device)
-    assert total.is_contiguous() and out.is_contiguous() and out.dtype == weight.dtype
-    total, out = total.view(-1, n), out.view(-1, n)
+    total = torch.empty((r2.shape[0], n), dtype=residual.dtype, device=residual.device)
+    out = torch.empty((r2.shape[0], n), dtype=weight.dtype, device=residual.device)
     if r2.shape[0]:
         block = triton.next_power_of_2(n)
         _add_rms_norm_kernel[(r2.shape[0],)](

@@ -13,18 +13,13 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.gemv import GEMV_TILE, GemvTile, add_norm_args, dot_rows, dot_rows_add_norm
+from hybridserve.kernels.gemv import GEMV_TILE, GemvTile, dot_rows
 from hybridserve.kernels.pdl import launch_args, wait_prior
-from hybridserve.kernels.pending_norm import PendingNorm
 
 
 @triton.jit
 def _qkv_kernel(
-    x_ptr,  # [K]; with ADD_NORM the residual, and x is the norm of it plus d
-    d_ptr,  # [K] the block output to add (ADD_NORM)
-    nw_ptr,  # [K] the norm's weight (ADD_NORM)
-    sum_ptr,  # [K] the sum out (ADD_NORM)
-    eps,
+    x_ptr,  # [K]
     wq_ptr,  # [NQ, K]
     wk_ptr,  # [NKV, K]
     wv_ptr,  # [NKV, K]
@@ -37,7 +32,6 @@ def _qkv_kernel(
     K,
     stride_w,  # the three weights' row stride (K, all of them contiguous)
     stride_slot,  # the caches' slot stride
-    ADD_NORM: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
@@ -56,17 +50,12 @@ def _qkv_kernel(
         w_ptr, out_ptr = wv_ptr, v_ptr + loc * stride_slot
         first, n_rows = (pid - q_programs - kv_programs) * BLOCK_N, NKV
     n = first + tl.arange(0, BLOCK_N)
-    if ADD_NORM:
-        acc = dot_rows_add_norm(
-            x_ptr, d_ptr, nw_ptr, sum_ptr, w_ptr, n, n_rows, K, stride_w, eps, pid == 0, BLOCK_K
-        )
-    else:
-        acc = dot_rows(x_ptr, w_ptr, n, n_rows, K, stride_w, BLOCK_K)
+    acc = dot_rows(x_ptr, w_ptr, n, n_rows, K, stride_w, BLOCK_K)
     tl.store(out_ptr + n, acc.to(out_ptr.dtype.element_ty), mask=n < n_rows)
 
 
 def qkv_to_cache(
-    x: torch.Tensor | PendingNorm,  # [1, K]
+    x: torch.Tensor,  # [1, K]
     wq: torch.Tensor,  # [NQ, K]
     wk: torch.Tensor,  # [NKV, K]
     wv: torch.Tensor,  # [NKV, K]
@@ -76,18 +65,17 @@ def qkv_to_cache(
     tile: GemvTile = GEMV_TILE,
 ) -> torch.Tensor:
     """Returns q = `x @ wq.T` [1, NQ]; writes `x @ wk.T` and `x @ wv.T` into the caches' row
-    `loc`; a pending boundary `x` is applied on the way (its `total` written)."""
+    `loc`."""
     K, nq, nkv = x.shape[-1], wq.shape[0], wk.shape[0]
-    r, d, nw, total, eps = add_norm_args(x)
-    assert r.numel() == K and r.stride(-1) == 1 and loc.numel() == 1
+    assert x.numel() == K and x.stride(-1) == 1 and loc.numel() == 1
     assert wq.stride() == (K, 1) and wk.stride() == (K, 1) and wv.stride() == (K, 1)
     assert k_cache.stride() == v_cache.stride() and k_cache[0].numel() == nkv == wv.shape[0]
     assert k_cache[0].is_contiguous() and k_cache.dtype == v_cache.dtype == x.dtype
-    q = torch.empty((1, nq), dtype=x.dtype, device=r.device)
+    q = torch.empty((1, nq), dtype=x.dtype, device=x.device)
     grid = (triton.cdiv(nq, tile.block_n) + 2 * triton.cdiv(nkv, tile.block_n),)
     _qkv_kernel[grid](
-        r, d, nw, total, eps, wq, wk, wv, q, k_cache, v_cache, loc, nq, nkv, K, K,
-        k_cache.stride(0), ADD_NORM=isinstance(x, PendingNorm), BLOCK_N=tile.block_n,
-        BLOCK_K=tile.block_k, num_warps=tile.num_warps, **launch_args(r),
+        x, wq, wk, wv, q, k_cache, v_cache, loc, nq, nkv, K, K, k_cache.stride(0),
+        BLOCK_N=tile.block_n, BLOCK_K=tile.block_k, num_warps=tile.num_warps,
+        **launch_args(x),
     )  # fmt: skip
     return q

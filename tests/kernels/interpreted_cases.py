@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from hybridserve.kernels import PendingNorm, ref
+from hybridserve.kernels import ref
 from tests.kernels.kernel_checks import by_expert, offsets, rel_err
 
 # float32: the interpreter's bf16 `tl.dot` returns garbage (NumPy has no bf16), and in fp32 an
@@ -293,64 +293,6 @@ def paged_decode_attention() -> float:
     indptr_t = torch.tensor(indptr, dtype=torch.int32)
     out = attention.paged_decode_attention(q, k_cache, v_cache, kv_indices, indptr_t, d**-0.5)
     return rel_err(out, want)
-
-
-def _pending(tokens: int, hidden: int) -> tuple[PendingNorm, torch.Tensor]:
-    """A block boundary left to the next kernel, and its norm as the reference makes it."""
-    residual, delta = torch.randn(2, tokens, hidden, dtype=DTYPE) * 2
-    weight = torch.rand(hidden, dtype=DTYPE) + 0.5
-    pending = PendingNorm.of(residual, delta, weight, 1e-5)
-    pending.total.fill_(float("nan"))
-    return pending, ref.add_rms_norm(residual, delta, weight, 1e-5)[1]
-
-
-def _sum_err(pending: PendingNorm) -> float:
-    return rel_err(pending.total, pending.residual + pending.delta)
-
-
-@case
-def pending_norm() -> float:
-    """Each kernel that applies a block boundary on the way (in_proj with the conv, Q/K/V into
-    the cache, the decode gate, the shared expert's up rows) against the reference applied to
-    `add_rms_norm`'s output, at odd sizes; the sum is written once, whole."""
-    from hybridserve.kernels import gate, gemv, mamba_gemv, moe_gemv, qkv_gemv
-
-    k, tile, errs = 70, gemv.GemvTile(2, 32, 1), []
-
-    pending, x = _pending(1, k)
-    w, cw = torch.randn(45, k, dtype=DTYPE) * k**-0.5, torch.randn(31, 4, dtype=DTYPE)
-    cache = torch.randn(5, 31, 3, dtype=DTYPE)
-    want_cache, slot = cache.clone(), torch.tensor([3])
-    want = ref.in_proj_conv(x, w, cw, None, want_cache, slot, 7)
-    got = mamba_gemv.in_proj_conv(pending, w, cw, None, cache, slot, 7, tile)
-    errs += [rel_err(got, want), rel_err(cache, want_cache), _sum_err(pending)]
-
-    pending, x = _pending(1, k)
-    wq, wk, wv = (torch.randn(n, k, dtype=DTYPE) * k**-0.5 for n in (27, 15, 15))
-    caches, loc = torch.randn(2, 6, 3, 5, dtype=DTYPE), torch.tensor([4])
-    want_caches = caches.clone()
-    want = ref.qkv_to_cache(x, wq, wk, wv, *want_caches, loc)
-    got = qkv_gemv.qkv_to_cache(pending, wq, wk, wv, *caches, loc, tile)
-    errs += [rel_err(got, want), rel_err(caches, want_caches), _sum_err(pending)]
-
-    pending, x = _pending(2, k)
-    w_gate, bias = torch.randn(40, k) * k**-0.5, torch.randn(40) * 0.1
-    want_ids, want_w = by_expert(*ref.gate_topk(x, w_gate, bias, 3, 1, 1, True, 2.5))
-    got_ids, got_w = by_expert(*gate.decode_gate_topk(pending, w_gate, bias, 3, True, 2.5))
-    assert torch.equal(got_ids, want_ids), "expert ids"
-    errs += [rel_err(got_w, want_w), rel_err(pending.normed, x), _sum_err(pending)]
-
-    w_up = torch.randn(4, 45, k, dtype=DTYPE) * k**-0.5
-    w_down = torch.randn(4, k, 45, dtype=DTYPE) * 45**-0.5
-    shared = torch.randn(37, k, dtype=DTYPE) * k**-0.5, torch.randn(k, 37, dtype=DTYPE) * 37**-0.5
-    ids, weights = torch.tensor([[1, 3, 0], [2, 1, 3]]), torch.rand(2, 3)
-    want = ref.moe_experts(x, w_up, w_down, weights, ids, 0, ref.shared_expert(x, *shared))
-    got = moe_gemv.moe_experts(
-        pending.normed, w_up, w_down, weights, ids, 0, None, tile, tile, shared=shared,
-        shared_input=pending,
-    )  # fmt: skip
-    errs.append(rel_err(got, want))
-    return max(errs)
 
 
 def main(names: list[str]) -> int:

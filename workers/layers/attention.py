@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from hybridserve import kernels
-from hybridserve.kernels import PendingNorm, applied
 from hybridserve.workers.distributed import ParallelContext, head_range
 from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
 from hybridserve.workers.models.cache_buffers import HybridCacheBuffers
@@ -26,8 +25,6 @@ def attention_heads(c: ModelConfig, p: ParallelContext) -> tuple[tuple[int, int]
 
 
 class Attention(nn.Module):
-    takes_pending_norm = True  # its forward applies a kernels.PendingNorm input
-
     def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
         c, d = config, config.head_dim
@@ -43,7 +40,7 @@ class Attention(nn.Module):
         self.o_proj = RowParallelLinear(c.num_attention_heads * d, hidden, q_rows, bias, parallel)
 
     def forward(
-        self, x: torch.Tensor | PendingNorm, batch: ForwardBatch, caches: HybridCacheBuffers
+        self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
         T = x.shape[0]
         k_cache, v_cache = caches.kv[self.cache_index]  # [slots, kv_heads, head_dim] each
@@ -52,7 +49,6 @@ class Attention(nn.Module):
             weights = (self.q_proj.weight, self.k_proj.weight, self.v_proj.weight)
             q = kernels.qkv_to_cache(x, *weights, k_cache, v_cache, loc)
         else:
-            x = applied(x)
             q = self.q_proj(x)
             k_cache[loc] = self.k_proj(x).view(T, self.num_kv_heads, self.head_dim)
             v_cache[loc] = self.v_proj(x).view(T, self.num_kv_heads, self.head_dim)

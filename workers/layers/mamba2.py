@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from hybridserve import kernels
-from hybridserve.kernels import PendingNorm, applied, ref
+from hybridserve.kernels import ref
 from hybridserve.workers.distributed import ParallelContext, head_range
 from hybridserve.workers.distributed.shard import Shard
 from hybridserve.workers.layers.linear import ColumnParallelLinear, RowParallelLinear
@@ -38,8 +38,6 @@ class Conv1dWeights(nn.Module):
 class Mamba2Mixer(nn.Module):
     """Tensor parallel: heads (x, z, dt, A, D, norm channels) split over ranks, B/C groups split
     with them or replicated when tp > n_groups (as KV heads); out_proj is row-parallel."""
-
-    takes_pending_norm = True  # its forward applies a kernels.PendingNorm input
 
     def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
@@ -79,13 +77,12 @@ class Mamba2Mixer(nn.Module):
         self._constants: tuple[tuple, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def forward(
-        self, x: torch.Tensor | PendingNorm, batch: ForwardBatch, caches: HybridCacheBuffers
+        self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
         conv = caches.conv[self.cache_index]  # [slots, conv_dim, K-1]
         ssm = caches.ssm[self.cache_index]  # [slots, H, P, N]
         if x.shape[0] == 1 and batch.num_decode == 1 and self.in_proj.bias is None:
             return self._decode_one(x, batch.state_slots[:1], conv, ssm)
-        x = applied(x)
         gn = self.n_groups * self.state_size
         z, xbc, dt = self.in_proj(x).split(
             [self.d_inner, self.d_inner + 2 * gn, self.num_heads], -1
@@ -105,11 +102,7 @@ class Mamba2Mixer(nn.Module):
         return self.out_proj(y)
 
     def _decode_one(
-        self,
-        x: torch.Tensor | PendingNorm,
-        slots: torch.Tensor,
-        conv: torch.Tensor,
-        ssm: torch.Tensor,
+        self, x: torch.Tensor, slots: torch.Tensor, conv: torch.Tensor, ssm: torch.Tensor
     ) -> torch.Tensor:
         """One decode row: in_proj with the conv update on its xBC columns in one kernel
         (kernels/mamba_gemv.py), the state update, the gated norm, out_proj."""

@@ -15,7 +15,6 @@ from torch import nn
 
 from hybridserve import kernels
 from hybridserve.errors import ConfigError
-from hybridserve.kernels import PendingNorm, applied
 from hybridserve.workers.distributed import ParallelContext, split_range
 from hybridserve.workers.distributed.shard import Shard
 from hybridserve.workers.layers.mlp import ReLU2MLP
@@ -73,8 +72,6 @@ class Experts(nn.Module):
 
 
 class MoE(nn.Module):
-    takes_pending_norm = True  # its forward applies a kernels.PendingNorm input
-
     def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__()
         c = config
@@ -92,7 +89,7 @@ class MoE(nn.Module):
         self.shared_fusable = has_shared and not c.mlp_bias  # the fused kernels take no bias
 
     def forward(
-        self, x: torch.Tensor | PendingNorm, batch: ForwardBatch, caches: HybridCacheBuffers
+        self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
         c, e, s = self.config, self.experts, self.shared_experts
         # At a few tokens the expert kernels take the shared expert into their launches; else
@@ -101,11 +98,6 @@ class MoE(nn.Module):
         fused = self.shared_fusable and kernels.fuses_shared_expert(
             x.shape[0], c.num_experts_per_tok
         )
-        # A pending boundary goes to the gate, which writes its norm for the experts (and the
-        # fused shared rows make it again from its inputs)
-        pending = x if isinstance(x, PendingNorm) and fused else None
-        x = applied(x) if pending is None else x
-        h = x if pending is None else pending.normed
         shared, shared_ready = None, None
         if s is not None and not fused:
             shared, shared_ready = beside(x, lambda: s(x, fp32_out=True))
@@ -120,7 +112,7 @@ class MoE(nn.Module):
             c.routed_scaling_factor,
         )
         out = kernels.moe_experts(
-            h,
+            x,
             e.up_proj,
             e.down_proj,
             weights,
@@ -129,11 +121,10 @@ class MoE(nn.Module):
             shared,
             shared_ready,
             (s.up_proj.weight, s.down_proj.weight) if fused else None,
-            pending,
         )
         if self.parallel.tp_size == 1:  # the next block's add_rms_norm rounds it to x's dtype
             return out
-        return self.parallel.all_reduce(out.to(h.dtype))
+        return self.parallel.all_reduce(out.to(x.dtype))
 
 
 # Up to this many tokens (decode) the shared expert, where not fused, runs beside the gate and

@@ -24,8 +24,6 @@ from hybridserve.workers.models.parallel_layout import check_parallel
 
 
 class DenseMLP(ReLU2MLP):
-    takes_pending_norm = False
-
     def __init__(self, config: ModelConfig, layer_id: int, parallel: ParallelContext) -> None:
         super().__init__(config.hidden_size, config.intermediate_size, config.mlp_bias, parallel)
 
@@ -83,21 +81,13 @@ class NemotronHForCausalLM(nn.Module):
         """Returns fp32 logits [n, vocab] for `batch.logits_indices` (all tokens when None)."""
         h = self.embeddings(batch.input_ids)
         residual = h.float() if self.config.residual_in_fp32 else h
-        x: torch.Tensor | kernels.PendingNorm
         x = self.layers[0].norm(h.to(self.layers[0].norm.weight.dtype))
-        nexts = [*self.layers[1:], None]
-        for layer, after in zip(self.layers, nexts):
+        norms = [layer.norm for layer in self.layers[1:]] + [self.norm_f]
+        for layer, norm in zip(self.layers, norms):
             out = layer.mixer(x, batch, caches)
-            if isinstance(x, kernels.PendingNorm):  # the mixer's first kernel wrote the sum
-                residual = x.total
-            norm = self.norm_f if after is None else after.norm
-            if after is None and batch.logits_indices is not None:  # the rows wanted
+            if norm is self.norm_f and batch.logits_indices is not None:  # the rows wanted
                 residual, out = residual[batch.logits_indices], out[batch.logits_indices]
-            # this block's residual add and the next block's norm (the last: norm_f), one kernel;
-            # at one row, the next mixer's first kernel (kernels/pending_norm.py)
-            if after is not None and out.shape[0] == 1 and after.mixer.takes_pending_norm:
-                x = kernels.PendingNorm.of(residual, out, norm.weight, norm.eps)
-            else:
-                residual, x = kernels.add_rms_norm(residual, out, norm.weight, norm.eps)
+            # this block's residual add and the next block's norm (the last: norm_f), one kernel
+            residual, x = kernels.add_rms_norm(residual, out, norm.weight, norm.eps)
         head = self.embeddings.weight if self.lm_head is None else self.lm_head.weight
         return vocab_logits(x, head, self.config.vocab_size, self.parallel)

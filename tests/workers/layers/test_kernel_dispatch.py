@@ -98,29 +98,6 @@ def _prefill_extend_decode(
     return logits, buffers.ssm[:, 3].cpu()
 
 
-def test_one_row_hands_each_block_boundary_to_the_next_mixer(monkeypatch) -> None:
-    """At one row every mixer after the first gets its input as a pending boundary (on CUDA
-    its first kernel adds and normalises); the logits and states equal those of the unfused
-    boundaries, which the other batches of the same run use."""
-    model = load_model("tiny", "dummy", torch.bfloat16, torch.device("cpu"))
-    inputs: list[type] = []
-    for layer in model.layers:
-        layer.mixer.register_forward_pre_hook(lambda _, args: inputs.append(type(args[0])))
-    fused = _prefill_extend_decode(model, torch.device("cpu"))
-    takers = sum(layer.mixer.takes_pending_norm for layer in model.layers[1:])
-    assert takers >= 3  # Mamba, attention, MoE
-    per_batch = [
-        inputs[i : i + len(model.layers)] for i in range(0, len(inputs), len(model.layers))
-    ]
-    assert [kinds.count(kernels.PendingNorm) for kinds in per_batch] == [0, 0, 0, takers]
-    for mixer in {type(layer.mixer) for layer in model.layers}:
-        monkeypatch.setattr(mixer, "takes_pending_norm", False)
-    unfused = _prefill_extend_decode(model, torch.device("cpu"))
-    assert inputs.count(kernels.PendingNorm) == takers  # none in the 2nd run
-    for got, want in zip(fused, unfused):
-        assert torch.equal(got, want)
-
-
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_triton_model_matches_cpu_reference() -> None:
