@@ -1,7 +1,9 @@
 """Each Triton kernel of `kernels/` against its reference under Triton's interpreter
 (`TRITON_INTERPRET=1`: the kernels run on CPU tensors through NumPy), at small, odd shapes and in
 float32, so a machine without a GPU (CI) executes the kernels' own indexing, masking and
-arithmetic. (Their bf16 rounding and speed are checked on the GPU: bench/gpu_check.py.)
+arithmetic. (Their bf16 rounding and speed are checked on the GPU: bench/gpu_check.py.) Before
+each launch the kernel also goes through Triton's front end for sm_90 (hopper_front_end.py), which
+refuses what the interpreter lets through.
 
     TRITON_INTERPRET=1 python3 -m tests.kernels.interpreted_cases [case ...]
 
@@ -18,6 +20,7 @@ from collections.abc import Callable
 import torch
 
 from hybridserve.kernels import ref
+from tests.kernels import hopper_front_end
 from tests.kernels.kernel_checks import by_expert, offsets, rel_err
 
 # float32: the interpreter's bf16 `tl.dot` returns garbage (NumPy has no bf16), and in fp32 an
@@ -297,6 +300,7 @@ def paged_decode_attention() -> float:
 
 def main(names: list[str]) -> int:
     _fix_scalar_index()
+    hopper_front_end.check_before_each_run()
     torch.manual_seed(0)
     for name in names or list(CASES):
         started = time.perf_counter()

@@ -30,3 +30,34 @@ def test_kernel_under_the_interpreter(name: str) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
     assert f"{name}: rel err" in done.stdout
+
+
+REBINDS = """
+import torch, triton, triton.language as tl
+from tests.kernels import hopper_front_end
+
+@triton.jit
+def rebinds(out_ptr, n):
+    at = tl.program_id(0) * 2
+    if n > 0:
+        at = out_ptr + 1  # an int, then a pointer: the interpreter runs it, a GPU would not
+    tl.store(out_ptr, 1.0)
+
+if CHECK:
+    hopper_front_end.check_before_each_run()
+rebinds[(1,)](torch.zeros(1), 1)
+"""
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_the_front_end_refuses_what_the_interpreter_runs(check: bool, tmp_path: Path) -> None:
+    script = tmp_path / "rebinds.py"  # triton.jit reads a kernel's source from its file
+    script.write_text(f"CHECK = {check}\n{REBINDS}")
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if check:
+        assert done.returncode != 0 and "CompilationError" in done.stderr, done.stderr[-2000:]
+    else:
+        assert done.returncode == 0, done.stderr[-2000:]
