@@ -1,5 +1,5 @@
 """Timing and error helpers of the kernel benchmark (bench/kernels.py): CUDA-event medians, CUDA
-graph replay time, relative errors, the device copy rate, and the result table."""
+graph replay time, relative errors, and the result table."""
 
 from __future__ import annotations
 
@@ -82,14 +82,6 @@ def errors(out: torch.Tensor, want: torch.Tensor) -> tuple[float, float]:
     diff = out.double() - want.double()
     rel = diff.norm() / want.double().norm().clamp_min(1e-30)
     return diff.abs().max().item(), rel.item()
-
-
-def copy_bandwidth() -> float:
-    """Device-to-device copy, bytes read plus written per second."""
-    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda")
-    dst = torch.empty_like(src)
-    us = median_us(lambda: dst.copy_(src), 20)
-    return 2 * src.numel() / (us * 1e-6)
 
 
 def row(

@@ -18,6 +18,7 @@ from functools import partial
 
 import torch
 
+from bench import roofline
 from bench.gemv_kernels import bench_fused_gemv, bench_gemv
 from bench.kernel_shapes import (
     BF16,
@@ -40,7 +41,6 @@ from bench.kernel_shapes import (
 )  # fmt: skip
 from bench.kernel_timing import (
     Row,
-    copy_bandwidth,
     graph_us,
     poison,
     print_table,
@@ -325,7 +325,7 @@ def collect(reps: int) -> tuple[list[Row], float]:
     """Check and time every kernel; returns the rows and the device copy rate (bytes/s)."""
     torch.manual_seed(0)
     props = torch.cuda.get_device_properties(0)
-    bw = copy_bandwidth()
+    bw = roofline.copy_bandwidth(torch.device("cuda"))
     print(
         f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}; "
         f"copy {bw / 1e12:.2f} TB/s (read + write)",

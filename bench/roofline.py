@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from bench.kernel_timing import median_us
 from hybridserve.workers.models.config import ATTENTION, MAMBA, MLP, MOE, ModelConfig
 
 
@@ -18,14 +19,17 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def best_time(fn, device: torch.device, reps: int = 10) -> float:
+def median_seconds(fn, device: torch.device, reps: int = 10) -> float:
+    """One call of `fn`, the median over `reps` after a warm-up: timed by CUDA events on a GPU
+    (as the kernel rows are), by the host clock elsewhere."""
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            return median_us(fn, reps, warmup=1) * 1e-6
     fn()
-    sync(device)
     times = []
     for _ in range(reps):
         start = time.perf_counter()
         fn()
-        sync(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -34,14 +38,14 @@ def copy_bandwidth(device: torch.device, nbytes: int = 1 << 30) -> float:
     """Device-to-device copy rate in bytes/s, counting bytes read plus bytes written."""
     src = torch.randn(nbytes // 2, dtype=torch.bfloat16, device=device)
     dst = torch.empty_like(src)
-    seconds = best_time(lambda: dst.copy_(src), device)
+    seconds = median_seconds(lambda: dst.copy_(src), device)
     return 2 * nbytes / seconds
 
 
 def matmul_rate(device: torch.device, dtype: torch.dtype, n: int = 8192) -> float:
     n = n if device.type == "cuda" else 1024
     a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
-    return 2 * n**3 / best_time(lambda: a @ b, device)
+    return 2 * n**3 / median_seconds(lambda: a @ b, device)
 
 
 @dataclass(frozen=True)
