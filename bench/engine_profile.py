@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import cProfile
 import io
 import json
@@ -11,6 +12,7 @@ import pstats
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,22 +22,24 @@ from hybridserve.workers.engine import LLM, Engine, SamplingParams
 from hybridserve.workers.engine.decode_graphs import SCRATCH
 
 
-def start_decoding(engine: Engine, prompts: list[list[int]]) -> list[str]:
-    """Add `prompts` and step until every one of them is past its prefill; returns their ids.
+@contextlib.contextmanager
+def decoding(engine: Engine, prompts: list[list[int]], warm_steps: int = 0) -> Iterator[None]:
+    """Within: `prompts` past their prefill and `warm_steps` decode steps in; aborted at exit.
 
     They may generate up to the model's length (a large batch's prefill takes many steps, and
-    the first prompts decode meanwhile): the caller ends them with `stop_all`."""
+    the first prompts decode meanwhile)."""
     limit = engine.max_model_len - max(map(len, prompts))
     params = SamplingParams(temperature=0.0, max_tokens=limit, ignore_eos=True)
     rids = [engine.add_request(p, params) for p in prompts]
-    while engine.scheduler.waiting or any(r.in_prefill for r in engine.scheduler.running):
-        engine.step()
-    return rids
-
-
-def stop_all(engine: Engine, rids: list[str]) -> None:
-    for rid in rids:
-        engine.abort(rid)
+    try:
+        while engine.scheduler.waiting or any(r.in_prefill for r in engine.scheduler.running):
+            engine.step()
+        for _ in range(warm_steps):
+            engine.step()
+        yield
+    finally:
+        for rid in rids:
+            engine.abort(rid)
 
 
 def stub_forward(engine: Engine) -> None:
@@ -87,13 +91,10 @@ def profile_step(llm: LLM, prompts: list[list[int]], top: int = 30) -> str:
     ending with the number of kernels (and copies) the step ran."""
     engine, graphs = llm.engine, llm.engine.runner.graphs
     engine.runner.graphs = None
-    rids = start_decoding(engine, prompts)
-    engine.step()  # the first decode step
     activities = [torch.profiler.ProfilerActivity.CUDA]
-    with torch.profiler.profile(activities=activities) as prof:
+    with decoding(engine, prompts, 1), torch.profiler.profile(activities=activities) as prof:
         engine.step()
         torch.cuda.synchronize()
-    stop_all(engine, rids)
     engine.runner.graphs = graphs
     events = prof.key_averages()
     cpu = torch.autograd.DeviceType.CPU  # the CUDA runtime calls that launched them
@@ -135,15 +136,12 @@ def graph_timeline(llm: LLM, prompts: list[list[int]], steps: int = 5, top: int 
     each kernel added to the span (`span_shares`), from a torch.profiler trace (CUPTI records
     the kernels inside CUDA graphs)."""
     engine = llm.engine
-    rids = start_decoding(engine, prompts)
-    for _ in range(3):
-        engine.step()
-    torch.cuda.synchronize()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        for _ in range(steps):
-            engine.step()
+    with decoding(engine, prompts, warm_steps=3):
         torch.cuda.synchronize()
-    stop_all(engine, rids)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+            for _ in range(steps):
+                engine.step()
+            torch.cuda.synchronize()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "trace.json"
         prof.export_chrome_trace(str(path))
@@ -180,15 +178,12 @@ def profile_prefill(llm: LLM, prompt: list[int], top: int = 15) -> str:
 
 def host_profile(llm: LLM, prompts: list[list[int]], steps: int = 10, top: int = 20) -> str:
     """Python time of `steps` decode steps (graphs as configured), by function."""
-    engine = llm.engine
-    rids = start_decoding(engine, prompts)
-    engine.step()
     profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(steps):
-        engine.step()
-    profiler.disable()
-    stop_all(engine, rids)
+    with decoding(llm.engine, prompts, warm_steps=1):
+        profiler.enable()
+        for _ in range(steps):
+            llm.engine.step()
+        profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()

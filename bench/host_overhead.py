@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from bench.engine_profile import start_decoding, stop_all, stub_forward
+from bench.engine_profile import decoding, stub_forward
 from hybridserve.workers.engine import LLM
 
 
@@ -32,8 +32,6 @@ def main() -> None:
     engine = llm.engine
     gen = torch.Generator().manual_seed(0)
     prompts = torch.randint(3, 1000, (args.batch, args.context), generator=gen).tolist()
-    rids = start_decoding(engine, prompts)
-    stub_forward(engine)
     times, scheduling = [], []
     schedule = engine.scheduler.schedule
 
@@ -43,13 +41,14 @@ def main() -> None:
         scheduling.append(time.perf_counter() - started)
         return batch
 
-    engine.scheduler.schedule = timed_schedule
-    for _ in range(args.steps + 5):
-        started = time.perf_counter()
-        engine.step()
-        times.append(time.perf_counter() - started)
-    running = len(engine.scheduler.running)
-    stop_all(engine, rids)
+    with decoding(engine, prompts):
+        stub_forward(engine)
+        engine.scheduler.schedule = timed_schedule
+        for _ in range(args.steps + 5):
+            started = time.perf_counter()
+            engine.step()
+            times.append(time.perf_counter() - started)
+        running = len(engine.scheduler.running)
     ms, sched_ms = (statistics.median(t[5:]) * 1e3 for t in (times, scheduling))
     print(
         f"batch {args.batch} ({running} still running at the end), context {args.context}: "

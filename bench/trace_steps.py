@@ -18,7 +18,7 @@ import torch
 
 from bench import engine as engine_bench
 from bench import roofline
-from bench.engine_profile import start_decoding, stop_all
+from bench.engine_profile import decoding
 from hybridserve.workers.engine import LLM, SamplingParams
 
 
@@ -68,11 +68,8 @@ def main() -> None:
         path = f"{args.out}/prefill{args.prefill_len}.json.gz"
         traced(lambda: llm.generate([prompts[2]], params), path, device)
     for b in batches:
-        rids = start_decoding(engine, engine_bench.random_prompts(b, args.input_len, vocab, gen))
-        for _ in range(3):
-            engine.step()
-        traced(lambda: (engine.step(), engine.step()), f"{args.out}/decode{b}.json.gz", device)
-        stop_all(engine, rids)
+        with decoding(engine, engine_bench.random_prompts(b, args.input_len, vocab, gen), 3):
+            traced(lambda: (engine.step(), engine.step()), f"{args.out}/decode{b}.json.gz", device)
         engine.step()
     llm.shutdown()
 

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from bench.engine_profile import start_decoding, stop_all, stub_forward
+from bench.engine_profile import decoding, stub_forward
 from hybridserve.workers.engine import AsyncEngine, Engine, EngineConfig
 
 
@@ -43,13 +43,12 @@ def prompts(args: argparse.Namespace) -> list[list[int]]:
 def alone(args: argparse.Namespace) -> float:
     """Median step (ms) of the engine decoding every request, nobody reading the tokens."""
     engine = make_engine(args)
-    rids = start_decoding(engine, prompts(args))
     times = []
-    for _ in range(args.output_len):
-        start = time.perf_counter()
-        engine.step()
-        times.append(time.perf_counter() - start)
-    stop_all(engine, rids)
+    with decoding(engine, prompts(args)):
+        for _ in range(args.output_len):
+            start = time.perf_counter()
+            engine.step()
+            times.append(time.perf_counter() - start)
     return statistics.median(times[3:]) * 1e3
 
 

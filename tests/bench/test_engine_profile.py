@@ -32,3 +32,22 @@ def test_overlap_counts_once_and_gaps_are_idle() -> None:
 
 def test_no_kernels() -> None:
     assert span_shares([]) == ([], 0.0, 0.0)
+
+
+def test_decoding_holds_the_prompts_past_prefill_and_aborts_them_at_exit() -> None:
+    from bench.engine_profile import decoding
+    from hybridserve.workers.engine import LLM
+
+    llm = LLM("tiny", max_running_requests=4, chunked_prefill_size=16)
+    engine = llm.engine
+    try:
+        prompts = [[5] * 40, [7] * 9, [9] * 23]  # 40 tokens: prefilled over three steps
+        with decoding(engine, prompts, warm_steps=2):
+            running = engine.scheduler.running
+            assert len(running) == 3 and not engine.scheduler.waiting
+            assert not any(r.in_prefill for r in running)
+            # a token each warm step (the overlapped schedule hands over the first one late)
+            assert min(len(r.output_ids) for r in running) >= 2
+        assert not engine.requests and not engine.scheduler.running
+    finally:
+        llm.shutdown()
