@@ -301,7 +301,11 @@ def bench_moe(reps: int) -> list[Row]:
         touched = torch.unique(ids).numel()
         nbytes = (touched * INTER + SHARED_INTER) * 2 * HIDDEN * 2 + t * HIDDEN * (2 + 4)
         args = (x, w_up, w_down, weights, ids)
-        want = ref.moe_experts(*args, acc=ref.shared_expert(x, *shared))
+
+        def reference(args=args) -> torch.Tensor:
+            return ref.moe_experts(*args, acc=ref.shared_expert(args[0], *shared))
+
+        want = reference()
         poison()
         out = moe.moe_experts(*args, shared=shared)
         rows.append(
@@ -311,7 +315,7 @@ def bench_moe(reps: int) -> list[Row]:
                 out,
                 want,
                 2e-2,
-                lambda args=args: ref.moe_experts(*args, acc=ref.shared_expert(args[0], *shared)),
+                reference,
                 partial(moe.moe_experts, *args, shared=shared),
                 nbytes,
                 reps,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +20,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_seconds(fn, device: torch.device, reps: int = 10) -> float:
+def median_seconds(fn: Callable[[], object], device: torch.device, reps: int = 10) -> float:
     """One call of `fn`, the median over `reps` after a warm-up: timed by CUDA events on a GPU
     (as the kernel rows are), by the host clock elsewhere."""
     if device.type == "cuda":

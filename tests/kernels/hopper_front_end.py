@@ -52,14 +52,14 @@ def _arg_type(value: Any) -> str:
     raise TypeError(f"no Triton type for a {type(value).__name__} argument")
 
 
-def _jit_twins() -> dict[int, JITFunction]:
-    """A compilable twin for each interpreted function of the kernel modules, by id."""
-    twins: dict[int, JITFunction] = {}
-    for module in _kernel_modules():
-        for value in vars(module).values():
-            if isinstance(value, InterpretedFunction) and id(value) not in twins:
-                twins[id(value)] = JITFunction(value.fn)
-    return twins
+_TWINS: dict[int, JITFunction] = {}
+
+
+def _twin(fn: InterpretedFunction) -> JITFunction:
+    """The compilable twin of an interpreted function, made once."""
+    if id(fn) not in _TWINS:
+        _TWINS[id(fn)] = JITFunction(fn.fn)
+    return _TWINS[id(fn)]
 
 
 def _kernel_modules() -> list[ModuleType]:
@@ -69,16 +69,16 @@ def _kernel_modules() -> list[ModuleType]:
 
 
 @contextlib.contextmanager
-def _helpers_as(twins: dict[int, JITFunction]) -> Iterator[None]:
-    """The kernel modules' globals point at the twins meanwhile, so that the helpers a kernel
-    calls compile with it."""
+def _helpers_compiled() -> Iterator[None]:
+    """The kernel modules' globals point at their functions' twins meanwhile, so that the
+    helpers a kernel calls compile with it."""
     swapped = []
     for module in _kernel_modules():
         names = vars(module)
         for attr, value in list(names.items()):
             if isinstance(value, InterpretedFunction):
                 swapped.append((names, attr, value))
-                names[attr] = twins[id(value)]
+                names[attr] = _twin(value)
     try:
         yield
     finally:
@@ -89,8 +89,7 @@ def _helpers_as(twins: dict[int, JITFunction]) -> Iterator[None]:
 def build_ir(kernel: InterpretedFunction, args: tuple, kwargs: dict[str, Any]) -> None:
     """The kernel's Triton IR for sm_90 from one launch's arguments (a CompilationError if the
     compiler refuses it)."""
-    twins = _jit_twins()
-    twin = twins.setdefault(id(kernel), JITFunction(kernel.fn))
+    twin = _twin(kernel)
     names = [p.name for p in twin.params]
     bound = dict(zip(names, args)) | {k: v for k, v in kwargs.items() if k in names}
     signature, constants = {}, {}
@@ -106,7 +105,7 @@ def build_ir(kernel: InterpretedFunction, args: tuple, kwargs: dict[str, Any]) -
     context = ir.context()
     ir.load_dialects(context)
     backend.load_dialects(context)
-    with _helpers_as(twins):
+    with _helpers_compiled():
         ASTSource(twin, signature, constants).make_ir(
             TARGET, options, backend.get_codegen_implementation(options),
             backend.get_module_map(), context,
