@@ -265,7 +265,6 @@ def shared_expert_weights() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def bench_moe(reps: int) -> list[Row]:
-    from hybridserve import kernels
     from hybridserve.kernels import moe
 
     rows = []
@@ -297,25 +296,27 @@ def bench_moe(reps: int) -> list[Row]:
         us = graph_us(partial(moe.align_by_expert, ids, EXPERTS, 0, block_m), reps)
         print(f"  align_by_expert T={t}: {us:.1f} us (graph; part of moe_experts)", flush=True)
     shared = shared_expert_weights()
-    gate_w = torch.randn(EXPERTS, HIDDEN, device="cuda") * HIDDEN**-0.5
-    bias = torch.rand(EXPERTS, device="cuda") * 0.1
-    for t in (1, 2):  # decode at batch 1-2: gate + shared up, routed up, down + shared down
-        x = moe_case(t)[0]
-        args = (x, gate_w, bias, TOP_K, True, 2.5, w_up, w_down, 0, *shared)
-        touched = torch.unique(ref.gate_topk(x, gate_w, bias, TOP_K, 1, 1, True, 2.5)[1]).numel()
-        nbytes = (touched * INTER + SHARED_INTER) * 2 * HIDDEN * 2 + EXPERTS * HIDDEN * 4
-        want = ref.moe_decode(*args)
+    for t in (1, 2):  # decode at batch 1-2: the shared expert in the experts' launches
+        x, weights, ids = moe_case(t)
+        touched = torch.unique(ids).numel()
+        nbytes = (touched * INTER + SHARED_INTER) * 2 * HIDDEN * 2 + t * HIDDEN * (2 + 4)
+        args = (x, w_up, w_down, weights, ids)
+
+        def reference(args=args) -> torch.Tensor:
+            return ref.moe_experts(*args, acc=ref.shared_expert(args[0], *shared))
+
+        want = reference()
         poison()
-        out = kernels.moe_decode(*args)
+        out = moe.moe_experts(*args, shared=shared)
         rows.append(
             row(
-                "moe_decode (gate, shared, experts)",
+                "moe_experts + shared",
                 f"T={t} k={TOP_K} ({touched} used), shared {SHARED_INTER}",
                 out,
                 want,
                 2e-2,
-                partial(ref.moe_decode, *args),
-                partial(kernels.moe_decode, *args),
+                reference,
+                partial(moe.moe_experts, *args, shared=shared),
                 nbytes,
                 reps,
                 ref_graph=False,

@@ -122,18 +122,13 @@ def sweep_gemv(reps: int) -> None:
 
 def sweep_moe_gemv(reps: int) -> None:
     """Three layers' experts in turn, each with its own routing: the weights come from HBM. The
-    few-pairs path runs the shared expert's down projection in its launches (as the MoE layer
-    does at 1-2 tokens; its up projection runs in the gate's); the grouped GEMM path's figure is
-    the routed experts alone."""
+    few-pairs path runs the shared expert in its launches (as the MoE layer does at 1-2 tokens);
+    the grouped GEMM path's figure is the routed experts alone."""
     layers = [(*moe_weights(), shared_expert_weights()) for _ in range(3)]
     for t in (1, 2, 4):
-        cases = []
-        for w_up, w_down, (s_up, s_down) in layers:
-            x, weights, ids = moe_case(t)
-            shared = (ref.linear(x, s_up, relu2=True), s_down)
-            cases.append(((x, weights, ids), w_up, w_down, shared))
+        cases = [(moe_case(t), w_up, w_down, shared) for w_up, w_down, shared in layers]
         routed = sum(torch.unique(c[0][2]).numel() for c in cases) / 3 * INTER * HIDDEN * 2
-        nbytes = 2 * routed + SHARED_INTER * HIDDEN * 2
+        nbytes = 2 * (routed + SHARED_INTER * HIDDEN * 2)
 
         def timed(fn: Callable[..., object], cases=cases, **kw: object) -> float:
             calls = [partial(fn, x, w_up, w_down, weights, ids, **kw)

@@ -19,7 +19,6 @@ __all__ = [
     "gated_rms_norm",
     "in_proj_conv",
     "linear",
-    "moe_decode",
     "moe_experts",
     "paged_decode_attention",
     "qkv_to_cache",
@@ -109,8 +108,7 @@ def gate_topk(
 
     x2, w, bias = x.reshape(-1, x.shape[-1]), gate_weight.float(), correction_bias.float()
     if gate.use_decode_gate(x2):
-        routing = gate.decode_gate_topk(x2, w, bias, top_k, norm_topk_prob, routed_scaling_factor)
-        return routing.weights, routing.ids
+        return gate.decode_gate_topk(x2, w, bias, top_k, norm_topk_prob, routed_scaling_factor)
     logits = gate.router_logits(x2, w)
     return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)
 
@@ -164,51 +162,21 @@ def moe_experts(
     first_expert: int = 0,
     acc: torch.Tensor | None = None,  # fp32 [T, hidden] added onto in place (the shared expert)
     acc_ready: torch.cuda.Event | None = None,  # recorded where `acc` is written (a side stream)
+    shared: tuple[torch.Tensor, torch.Tensor] | None = None,  # up [I_s, hidden], down [hidden, I_s]
 ) -> torch.Tensor:
     """The routed experts' sum added onto `acc` (or zeros), fp32. With `acc_ready` the current
     stream waits for that event after the up projection, before anything reads `acc`, and
-    before returning."""
+    before returning. `shared`: the shared expert's weights, its relu^2 MLP computed here and
+    added too (only where `fuses_shared_expert`; `acc` is then None)."""
     if not x.is_cuda:
+        if shared is not None:
+            assert acc is None and fuses_shared_expert(*topk_ids.shape)
+            acc = ref.shared_expert(x, *shared)
         return ref.moe_experts(x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
     from hybridserve.kernels import moe
 
     args = (x, w_up, w_down, topk_weights, topk_ids, first_expert)
-    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready)
-
-
-def moe_decode(
-    x: torch.Tensor,  # [T, hidden], `fuses_shared_expert`
-    gate_weight: torch.Tensor,  # [E, hidden]
-    correction_bias: torch.Tensor,  # [E] fp32
-    top_k: int,
-    norm_topk_prob: bool,
-    routed_scaling_factor: float,
-    w_up: torch.Tensor,  # [E_local, I, hidden]
-    w_down: torch.Tensor,  # [E_local, hidden, I]
-    first_expert: int,
-    shared_up: torch.Tensor,  # [I_s, hidden]
-    shared_down: torch.Tensor,  # [hidden, I_s]
-) -> torch.Tensor:
-    """The MoE at a few tokens with its shared expert, ungrouped routing: fp32 [T, hidden]. On
-    CUDA three launches: the gate, its top-k and the shared up projection
-    (gate.decode_gate_topk); the routed up projections; the down projections, the shared one's
-    among them (moe_gemv)."""
-    if not x.is_cuda or x.dtype == torch.float32:
-        return ref.moe_decode(
-            x, gate_weight, correction_bias, top_k, norm_topk_prob, routed_scaling_factor,
-            w_up, w_down, first_expert, shared_up, shared_down,
-        )  # fmt: skip
-    from hybridserve.kernels import gate, moe_gemv
-
-    assert fuses_shared_expert(x.shape[0], top_k) and gate.use_decode_gate(x)
-    routing = gate.decode_gate_topk(
-        x, gate_weight.float(), correction_bias.float(), top_k, norm_topk_prob,
-        routed_scaling_factor, shared_up,
-    )  # fmt: skip
-    return moe_gemv.moe_experts(
-        x, w_up, w_down, routing.weights, routing.ids, first_expert,
-        shared=(routing.shared_h, shared_down),
-    )  # fmt: skip
+    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready, shared=shared)
 
 
 def conv1d_update(

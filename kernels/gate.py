@@ -26,7 +26,6 @@ import triton.language as tl
 
 from hybridserve.kernels import arrivals
 from hybridserve.kernels.arrivals import arrive, reset
-from hybridserve.kernels.gemv import relu2_rounded
 from hybridserve.kernels.pdl import launch_args, wait_prior
 
 
@@ -227,15 +226,10 @@ def _decode_gate_kernel(
     arrivals_ptr,  # [>= T] int32, zero between launches: the programs done, per token
     weights_ptr,  # [T, K] fp32 out
     ids_ptr,  # [T, K] int64 out
-    ws_ptr,  # [NS, H] the shared expert's up projection (when shared programs follow)
-    hs_ptr,  # [T, NS] relu(x @ ws.T)^2 out, x's dtype
     num_experts,
     hidden,
-    NS,
-    gate_programs,  # per token: cdiv(E, ROWS); the programs after them are the shared rows'
     stride_x,
     stride_w,
-    stride_ws,
     scale,
     K: tl.constexpr,
     BLOCK_K: tl.constexpr,
@@ -246,51 +240,27 @@ def _decode_gate_kernel(
     PDL: tl.constexpr,
 ):
     t = tl.program_id(0).to(tl.int64)
-    p = tl.program_id(1)
+    rows = tl.program_id(1) * ROWS + tl.arange(0, ROWS)
     cols = tl.arange(0, BLOCK_H)
-    hmask = cols < hidden
-    if p < gate_programs:
-        rows = p * ROWS + tl.arange(0, ROWS)
-        rmask = rows < num_experts
-        gate_w = tl.load(
-            w_ptr + rows[:, None] * stride_w + cols[None, :],
-            mask=rmask[:, None] & hmask[None, :],
-            other=0.0,
-        )  # the gate is constant: its rows stream in while the kernels before still run
-        wait_prior(PDL)
-        x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
-        logit = tl.sum(gate_w * x[None, :], axis=1)
-        tl.store(logits_ptr + t * num_experts + rows, logit, mask=rmask)
-        if arrive(arrivals_ptr + t, gate_programs):
-            offs_e = tl.arange(0, BLOCK_E)
-            emask = offs_e < num_experts
-            row = logits_ptr + t * num_experts + offs_e
-            logits = tl.load(row, mask=emask, other=0.0, cache_modifier=".cg")  # from L2
-            bias = tl.load(bias_ptr + offs_e, mask=emask, other=0.0)
-            _store_topk(
-                logits, bias, emask, offs_e, weights_ptr, ids_ptr, t, scale, K, BLOCK_K, NORMALIZE
-            )
-            reset(arrivals_ptr + t)
-    else:  # the shared expert's up rows, held in registers until x is written
-        n = (p - gate_programs) * ROWS + tl.arange(0, ROWS)
-        up_w = tl.load(
-            ws_ptr + n.to(tl.int64)[:, None] * stride_ws + cols[None, :],
-            mask=(n < NS)[:, None] & hmask[None, :],
-            other=0.0,
+    rmask, hmask = rows < num_experts, cols < hidden
+    w = tl.load(
+        w_ptr + rows[:, None] * stride_w + cols[None, :],
+        mask=rmask[:, None] & hmask[None, :],
+        other=0.0,
+    )  # the gate is constant: its rows stream in while the previous kernel ends
+    wait_prior(PDL)
+    x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
+    tl.store(logits_ptr + t * num_experts + rows, tl.sum(w * x[None, :], axis=1), mask=rmask)
+    if arrive(arrivals_ptr + t, tl.num_programs(1)):
+        offs_e = tl.arange(0, BLOCK_E)
+        emask = offs_e < num_experts
+        row = logits_ptr + t * num_experts + offs_e
+        logits = tl.load(row, mask=emask, other=0.0, cache_modifier=".cg")  # from L2
+        bias = tl.load(bias_ptr + offs_e, mask=emask, other=0.0)
+        _store_topk(
+            logits, bias, emask, offs_e, weights_ptr, ids_ptr, t, scale, K, BLOCK_K, NORMALIZE
         )
-        wait_prior(PDL)
-        x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
-        acc = tl.sum(up_w.to(tl.float32) * x[None, :], axis=1)
-        h = relu2_rounded(acc, hs_ptr.dtype.element_ty)
-        tl.store(hs_ptr + t * NS + n, h.to(hs_ptr.dtype.element_ty), mask=n < NS)
-
-
-class DecodeGate(NamedTuple):
-    """`decode_gate_topk`'s outputs: the top-k and, with a shared expert, its up projection."""
-
-    weights: torch.Tensor  # [T, k] fp32
-    ids: torch.Tensor  # [T, k] int64
-    shared_h: torch.Tensor | None  # [T, I_s] relu(x @ shared_up.T)^2 in x's dtype
+        reset(arrivals_ptr + t)
 
 
 def decode_gate_topk(
@@ -300,14 +270,9 @@ def decode_gate_topk(
     top_k: int,
     norm_topk_prob: bool,
     routed_scaling_factor: float,
-    shared_up: torch.Tensor | None = None,  # [I_s, H]
-) -> DecodeGate:
-    """`router_logits` and `topk_from_logits` in one launch for a few tokens, the logits in fp32
-    FMA; with `shared_up`, the shared expert's relu^2 up projection in the same launch.
-
-    Those rows need only x, as the gate does, so they load their weight before the PDL wait,
-    while the kernels before still run (kernels/pdl.py), instead of after the gate in the
-    experts' up launch."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`router_logits` and `topk_from_logits` in one launch for a few tokens: (weights [T, k]
+    fp32, ids [T, k] int64), the logits in fp32 FMA."""
     T, H = x.shape
     E = weight.shape[0]
     assert T <= DECODE_MAX_TOKENS and H <= DECODE_MAX_HIDDEN
@@ -315,21 +280,16 @@ def decode_gate_topk(
     assert weight.dtype == correction_bias.dtype == torch.float32
     weights = torch.empty((T, top_k), dtype=torch.float32, device=x.device)
     ids = torch.empty((T, top_k), dtype=torch.int64, device=x.device)
-    ws = weight if shared_up is None else shared_up  # without a shared expert: never read
-    assert ws.stride(-1) == 1
-    NS = 0 if shared_up is None else shared_up.shape[0]
-    hs = torch.empty((T, NS), dtype=x.dtype, device=x.device)
     if T == 0:
-        return DecodeGate(weights, ids, hs if shared_up is not None else None)
+        return weights, ids
     block_h = triton.next_power_of_2(H)
     rows = max(1, min(4, DECODE_MAX_HIDDEN // block_h))  # 2 at H=2688: 64 programs of 21 KB
-    gate_programs = triton.cdiv(E, rows)
     logits = torch.empty((T, E), dtype=torch.float32, device=x.device)
     counts = arrivals.counts(x.device, "gate", DECODE_MAX_TOKENS)
-    _decode_gate_kernel[(T, gate_programs + triton.cdiv(NS, rows))](
-        x, weight, correction_bias, logits, counts, weights, ids, ws, hs, E, H, NS, gate_programs,
-        x.stride(0), weight.stride(0), ws.stride(0), routed_scaling_factor, K=top_k,
+    _decode_gate_kernel[(T, triton.cdiv(E, rows))](
+        x, weight, correction_bias, logits, counts, weights, ids, E, H,
+        x.stride(0), weight.stride(0), routed_scaling_factor, K=top_k,
         BLOCK_K=triton.next_power_of_2(top_k), NORMALIZE=norm_topk_prob, ROWS=rows,
         BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), num_warps=4, **launch_args(x),
     )  # fmt: skip
-    return DecodeGate(weights, ids, hs if shared_up is not None else None)
+    return weights, ids

@@ -207,21 +207,24 @@ def moe_experts(
     config: MoEBlockConfig | None = None,
     acc: torch.Tensor | None = None,
     acc_ready: torch.cuda.Event | None = None,
+    shared: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The sum over the chosen local experts of `w * down(relu(up(x))^2)` added in place onto
     `acc` (fp32 [T, hidden], contiguous: e.g. the shared expert's output) or onto zeros; returns
     that fp32 tensor.
 
     Experts outside [first_expert, first_expert + E_local) contribute nothing (expert parallel).
-    A few (token, slot) pairs (decode at batch 1) go to kernels/moe_gemv.py instead. With
-    `acc_ready` (an event where `acc` is written, on another stream) the down projection waits
-    for it; the up projection does not need `acc`."""
+    A few (token, slot) pairs (decode at batch 1) go to kernels/moe_gemv.py instead, which also
+    takes the `shared` expert's weights where `fuses_shared_expert`. With `acc_ready` (an event
+    where `acc` is written, on another stream) the down projection waits for it; the up
+    projection does not need `acc`."""
     T, hidden = x.shape
     E = w_up.shape[0]
     k = topk_ids.shape[1]
     if fuses_shared_expert(T, k):
         args = (x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
-        return moe_gemv.moe_experts(*args, acc_ready=acc_ready)
+        return moe_gemv.moe_experts(*args, acc_ready=acc_ready, shared=shared)
+    assert shared is None, "the shared expert runs in the MoE's launches only at a few pairs"
     out = torch.zeros((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
     assert out.dtype == torch.float32 and out.is_contiguous()
     if T == 0:

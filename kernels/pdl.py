@@ -6,19 +6,14 @@ and waits for that kernel's results itself (`griddepcontrol.wait`). At batch 1 a
 kernel's programs are resident and waiting when the previous one ends (batch-1 step on the H200:
 2.38 -> 2.17 ms, docs/benchmarks.md).
 
-Every kernel here that takes `PDL` keeps one protocol: each program first lets the next kernel
-launch, then waits (`wait_prior`) before it loads anything this forward wrote and before it
-stores anything. Before the wait it may read only what no kernel of the forward writes: the
-weights, the step's inputs (slots, copied in before the forward) and the Mamba state that the
-step before wrote (a forward ends in kernels launched without PDL, torch's and cuBLAS', which
-start after everything before them). So a kernel's programs are resident, their weights
-loading, while the kernel before it still waits for its own predecessor: on the H200 the
-batch-1 step went 2.02 -> 1.86 ms against letting the next kernel launch only after the wait
-(docs/benchmarks.md, twelfth session). After the wait, everything before has finished: each
-kernel's wait ends when its predecessor has, which waited in turn. The norms, the decode gate and
-the state update load their weights or state before the wait; the GEMVs wait first (loading
-their first weight tile before the wait measured no faster). `HYBRIDSERVE_PDL=0` turns it off
-(the before/after benchmarks).
+Every kernel here that takes `PDL` keeps one protocol, so that a kernel may rely on more than
+its direct predecessor: each program waits (`wait_prior`) before it loads anything the previous
+kernel wrote and before it stores anything, and only then lets the next kernel launch. So when a
+kernel starts, the kernel two back has finished: what that one or an earlier one wrote (the
+Mamba state of the step before) may be read before the wait, as may the weights. The norms, the
+decode gate and the state update do so; the GEMVs wait first (loading their first weight tile
+before the wait measured no faster). A kernel launched without it (torch's, cuBLAS') starts after
+everything before it. `HYBRIDSERVE_PDL=0` turns it off (the before/after benchmarks).
 """
 
 from __future__ import annotations
@@ -47,8 +42,8 @@ def launch_args(x: torch.Tensor) -> dict[str, bool]:
 
 @triton.jit
 def wait_prior(PDL: tl.constexpr):
-    """Let the next kernel launch, then wait until the previous kernel has finished and its
-    writes are visible (a no-op without `PDL`)."""
+    """Wait until the previous kernel has finished and its writes are visible, then let the
+    next kernel launch (a no-op without `PDL`)."""
     if PDL:
-        tl.extra.cuda.gdc_launch_dependents()
         tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()

@@ -10,7 +10,7 @@ from hybridserve.kernels.ref.conv1d import (
 )
 from hybridserve.kernels.ref.linear import linear
 from hybridserve.kernels.ref.mamba_gemv import in_proj_conv
-from hybridserve.kernels.ref.moe import gate_topk, moe_decode, moe_experts, shared_expert
+from hybridserve.kernels.ref.moe import gate_topk, moe_experts, shared_expert
 from hybridserve.kernels.ref.norm import add_rms_norm, gated_rms_norm, rms_norm
 from hybridserve.kernels.ref.qkv_gemv import qkv_to_cache
 from hybridserve.kernels.ref.ssd import (
@@ -34,7 +34,6 @@ __all__ = [
     "gated_rms_norm",
     "in_proj_conv",
     "linear",
-    "moe_decode",
     "moe_experts",
     "qkv_to_cache",
     "rms_norm",

@@ -67,25 +67,3 @@ def shared_expert(x: torch.Tensor, up: torch.Tensor, down: torch.Tensor) -> torc
     """The shared expert's relu^2 MLP (up [I_s, hidden], down [hidden, I_s]) with its output in
     fp32: the `acc` the routed experts add onto."""
     return linear(linear(x, up, relu2=True), down, fp32_out=True)
-
-
-def moe_decode(
-    x: torch.Tensor,  # [T, hidden]
-    gate_weight: torch.Tensor,  # [E, hidden]
-    correction_bias: torch.Tensor,  # [E] fp32
-    top_k: int,
-    norm_topk_prob: bool,
-    routed_scaling_factor: float,
-    w_up: torch.Tensor,  # [E_local, I, hidden]
-    w_down: torch.Tensor,  # [E_local, hidden, I]
-    first_expert: int,
-    shared_up: torch.Tensor,  # [I_s, hidden]
-    shared_down: torch.Tensor,  # [hidden, I_s]
-) -> torch.Tensor:
-    """The whole MoE, shared expert included, under ungrouped routing: fp32 [T, hidden] (what
-    the decode kernels run in three launches)."""
-    weights, ids = gate_topk(
-        x, gate_weight, correction_bias, top_k, 1, 1, norm_topk_prob, routed_scaling_factor
-    )
-    acc = shared_expert(x, shared_up, shared_down)
-    return moe_experts(x, w_up, w_down, weights, ids, first_expert, acc)

@@ -18,15 +18,17 @@ def test_cpu_tensors_launch_without_pdl() -> None:
 def _chain(
     x: torch.Tensor, ws: list[torch.Tensor], norm_w: torch.Tensor, moe: tuple[torch.Tensor, ...]
 ) -> torch.Tensor:
-    """GEMV -> add + RMSNorm -> GEMV ..., every fourth GEMV a MoE step (gate, top-k and the
-    shared up rows, routed up, down): each kernel reads what the ones before it wrote, while
-    the kernel after it has launched and loads its weights."""
+    """GEMV -> add + RMSNorm -> GEMV ..., every fourth GEMV a MoE step (gate and top-k, up,
+    down, the shared expert in them: its up rows read the norm's output from two kernels back
+    before their wait): each kernel reads what the ones before it wrote."""
     gate_w, bias, w_up, w_down, s_up, s_down = moe
     residual = x
     h = kernels.rms_norm(x, norm_w, 1e-5)
     for i, w in enumerate(ws):
         if i % 4 == 3:
-            out = kernels.moe_decode(h, gate_w, bias, 2, True, 1.0, w_up, w_down, 0, s_up, s_down)
+            weights, ids = kernels.gate_topk(h, gate_w, bias, 2, 1, 1, True, 1.0)
+            shared = (s_up, s_down)
+            out = kernels.moe_experts(h, w_up, w_down, weights, ids, shared=shared)  # fp32
         else:
             out = kernels.linear(h, w)
         residual, h = kernels.add_rms_norm(residual, out, norm_w, 1e-5)

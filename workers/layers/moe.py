@@ -92,32 +92,36 @@ class MoE(nn.Module):
         self, x: torch.Tensor, batch: ForwardBatch, caches: HybridCacheBuffers
     ) -> torch.Tensor:
         c, e, s = self.config, self.experts, self.shared_experts
-        # At a few tokens the shared expert runs inside the MoE's launches (its up projection in
-        # the gate's, its down projection in the experts'); else it runs beside the gate and the
-        # up projection, and the routed experts add onto its fp32 output in place (no add, no
-        # cast). The down projection waits for it (the join).
-        if (
-            s is not None
-            and self.shared_fusable
-            and c.n_group == 1
-            and kernels.fuses_shared_expert(x.shape[0], c.num_experts_per_tok)
-        ):
-            out = kernels.moe_decode(
-                x, self.gate.weight, self.gate.e_score_correction_bias, c.num_experts_per_tok,
-                c.norm_topk_prob, c.routed_scaling_factor, e.up_proj, e.down_proj,
-                e.first_expert, s.up_proj.weight, s.down_proj.weight,
-            )  # fmt: skip
-        else:
-            shared, shared_ready = None, None
-            if s is not None:
-                shared, shared_ready = beside(x, lambda: s(x, fp32_out=True))
-            weights, ids = kernels.gate_topk(
-                x, self.gate.weight, self.gate.e_score_correction_bias, c.num_experts_per_tok,
-                c.n_group, c.topk_group, c.norm_topk_prob, c.routed_scaling_factor,
-            )  # fmt: skip
-            out = kernels.moe_experts(
-                x, e.up_proj, e.down_proj, weights, ids, e.first_expert, shared, shared_ready
-            )
+        # At a few tokens the expert kernels take the shared expert into their launches; else
+        # it runs beside the gate and the up projection, and the routed experts add onto its
+        # fp32 output in place (no add, no cast). The down projection waits for it (the join).
+        fused = self.shared_fusable and kernels.fuses_shared_expert(
+            x.shape[0], c.num_experts_per_tok
+        )
+        shared, shared_ready = None, None
+        if s is not None and not fused:
+            shared, shared_ready = beside(x, lambda: s(x, fp32_out=True))
+        weights, ids = kernels.gate_topk(
+            x,
+            self.gate.weight,
+            self.gate.e_score_correction_bias,
+            c.num_experts_per_tok,
+            c.n_group,
+            c.topk_group,
+            c.norm_topk_prob,
+            c.routed_scaling_factor,
+        )
+        out = kernels.moe_experts(
+            x,
+            e.up_proj,
+            e.down_proj,
+            weights,
+            ids,
+            e.first_expert,
+            shared,
+            shared_ready,
+            (s.up_proj.weight, s.down_proj.weight) if fused else None,
+        )
         if self.parallel.tp_size == 1:  # the next block's add_rms_norm rounds it to x's dtype
             return out
         return self.parallel.all_reduce(out.to(x.dtype))
