@@ -14,6 +14,11 @@ Mamba state of the step before) may be read before the wait, as may the weights.
 decode gate and the state update do so; the GEMVs wait first (loading their first weight tile
 before the wait measured no faster). A kernel launched without it (torch's, cuBLAS') starts after
 everything before it. `HYBRIDSERVE_PDL=0` turns it off (the before/after benchmarks).
+
+Letting the next kernel launch before the wait instead, with nothing of the forward read before
+any wait, measured slower at batch 1 (2.07 against 2.02 ms on the H200, docs/benchmarks.md,
+twelfth session): the shared expert's up rows, which read x early under this protocol, then
+wait for the gate.
 """
 
 from __future__ import annotations
