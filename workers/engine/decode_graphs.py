@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from hybridserve.workers.models import ForwardBatch, HybridCacheBuffers, NemotronHForCausalLM
@@ -44,9 +45,9 @@ class DecodeGraphs:
         self.sizes = graph_batch_sizes(max_batch)
         self.max_batch = max_batch
         long = dict(dtype=torch.long, device=device)
-        self.input_ids = torch.zeros(max_batch, **long)
-        self.out_cache_loc = torch.zeros(max_batch, **long)
-        self.state_slots = torch.zeros(max_batch, **long)
+        # a step's token ids, KV slots and state rows, filled by one copy (`fill`)
+        self.per_row = torch.zeros(3, max_batch, **long)
+        self.input_ids, self.out_cache_loc, self.state_slots = self.per_row
         self.kv_indices = torch.zeros(max_kv_tokens + max_batch, **long)
         self.kv_indptr = torch.zeros(max_batch + 1, dtype=torch.int32, device=device)
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
@@ -101,16 +102,19 @@ class DecodeGraphs:
         assert size is not None, f"decode batch {len(ids)} exceeds the captured {self.max_batch}"
         pad = size - len(ids)
         indptr = indptr + list(range(indptr[-1] + 1, indptr[-1] + pad + 1))
-        self._put(self.input_ids, ids + [0] * pad)
-        self._put(self.out_cache_loc, out_loc + [SCRATCH] * pad)
-        self._put(self.state_slots, slots + [SCRATCH] * pad)
+        padding = np.array([[0], [SCRATCH], [SCRATCH]], dtype=np.int64)  # token 0 into scratch
+        rows = np.repeat(padding, self.max_batch, axis=1)
+        rows[:, : len(ids)] = ids, out_loc, slots
+        # up to the last state row needed: one copy where there were three
+        self._put(self.per_row.view(-1), rows.reshape(-1)[: 2 * self.max_batch + size])
         self.kv_indices[: len(kv)].copy_(kv, non_blocking=True)
         self.kv_indices[len(kv) : len(kv) + pad].fill_(SCRATCH)  # one context slot a padded row
         self._put(self.kv_indptr, indptr)
         return size, indptr
 
-    def _put(self, dst: torch.Tensor, values: list[int]) -> None:
-        src = torch.tensor(values, dtype=dst.dtype, pin_memory=dst.is_cuda)
+    def _put(self, dst: torch.Tensor, values: list[int] | np.ndarray) -> None:
+        src = torch.empty(len(values), dtype=dst.dtype, pin_memory=dst.is_cuda)
+        src.numpy()[:] = values
         dst[: len(values)].copy_(src, non_blocking=True)
 
     def _batch(self, size: int, indptr: list[int]) -> ForwardBatch:

@@ -72,8 +72,12 @@ class ModelRunner:
             return device_tensor(values, torch.long, self.device)
 
         def feed(input_ids: torch.Tensor) -> None:
-            if fed_at:
-                assert previous is not None, "a pending token without the step that sampled it"
+            if not fed_at:
+                return
+            assert previous is not None, "a pending token without the step that sampled it"
+            if fed_at == fed_from == list(range(len(fed_at))):  # decode rows kept their order
+                input_ids[: len(fed_at)].copy_(previous[: len(fed_at)])  # one device copy
+            else:
                 input_ids[t(fed_at)] = previous[t(fed_from)]
 
         if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
