@@ -22,6 +22,7 @@ import torch
 from hybridserve.workers.models import ForwardBatch, HybridCacheBuffers, NemotronHForCausalLM
 
 SCRATCH = 0  # KV slot and state row reserved by the pools for padding writes
+PADDING = np.array([[0], [SCRATCH], [SCRATCH]], dtype=np.int64)  # a padded row: token 0 to scratch
 
 
 def graph_batch_sizes(max_batch: int) -> list[int]:
@@ -102,8 +103,7 @@ class DecodeGraphs:
         assert size is not None, f"decode batch {len(ids)} exceeds the captured {self.max_batch}"
         pad = size - len(ids)
         indptr = indptr + list(range(indptr[-1] + 1, indptr[-1] + pad + 1))
-        padding = np.array([[0], [SCRATCH], [SCRATCH]], dtype=np.int64)  # token 0 into scratch
-        rows = np.repeat(padding, self.max_batch, axis=1)
+        rows = np.repeat(PADDING, self.max_batch, axis=1)
         rows[:, : len(ids)] = ids, out_loc, slots
         # up to the last state row needed: one copy where there were three
         self._put(self.per_row.view(-1), rows.reshape(-1)[: 2 * self.max_batch + size])
