@@ -27,7 +27,6 @@ __all__ = [
     "selective_state_update_slots",
     "ssd_scan",
     "ssd_scan_varlen",
-    "x_ready_flag",
 ]
 
 # Each entry point has the signature of its reference and picks Triton for CUDA tensors; the
@@ -97,38 +96,21 @@ def gate_topk(
     topk_group: int,
     norm_topk_prob: bool,
     routed_scaling_factor: float,
-    x_ready: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(weights [T, k] fp32, ids [T, k]); Triton logits and top-k for ungrouped routing of
-    bf16/fp16 activations on CUDA, the reference otherwise. `x_ready` (`x_ready_flag`) is set
-    once x is final: within the decode gate's launch, else after it."""
+    bf16/fp16 activations on CUDA, the reference otherwise."""
     if not x.is_cuda or n_group > 1 or x.dtype == torch.float32:
-        out = ref.gate_topk(
+        return ref.gate_topk(
             x, gate_weight, correction_bias, top_k, n_group, topk_group, norm_topk_prob,
             routed_scaling_factor,
         )  # fmt: skip
-    else:
-        from hybridserve.kernels import gate
+    from hybridserve.kernels import gate
 
-        x2, w, bias = x.reshape(-1, x.shape[-1]), gate_weight.float(), correction_bias.float()
-        scale = routed_scaling_factor
-        if gate.use_decode_gate(x2):
-            return gate.decode_gate_topk(x2, w, bias, top_k, norm_topk_prob, scale, x_ready)
-        logits = gate.router_logits(x2, w)
-        out = gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, scale)
-    if x_ready is not None:
-        from hybridserve.kernels import arrivals
-
-        arrivals.flag_copies(x_ready).fill_(1)
-    return out
-
-
-def x_ready_flag(device: torch.device) -> torch.Tensor:
-    """The flag `gate_topk` sets and the fused shared expert's rows of `moe_experts` wait
-    for (kernels/moe_gemv.py), which the same launches zero again."""
-    from hybridserve.kernels import arrivals
-
-    return arrivals.flag(device, "x_ready")
+    x2, w, bias = x.reshape(-1, x.shape[-1]), gate_weight.float(), correction_bias.float()
+    if gate.use_decode_gate(x2):
+        return gate.decode_gate_topk(x2, w, bias, top_k, norm_topk_prob, routed_scaling_factor)
+    logits = gate.router_logits(x2, w)
+    return gate.topk_from_logits(logits, bias, top_k, norm_topk_prob, routed_scaling_factor)
 
 
 def in_proj_conv(
@@ -181,7 +163,6 @@ def moe_experts(
     acc: torch.Tensor | None = None,  # fp32 [T, hidden] added onto in place (the shared expert)
     acc_ready: torch.cuda.Event | None = None,  # recorded where `acc` is written (a side stream)
     shared: tuple[torch.Tensor, torch.Tensor] | None = None,  # up [I_s, hidden], down [hidden, I_s]
-    x_ready: torch.Tensor | None = None,  # with `shared` on CUDA: set by `gate_topk`
 ) -> torch.Tensor:
     """The routed experts' sum added onto `acc` (or zeros), fp32. With `acc_ready` the current
     stream waits for that event after the up projection, before anything reads `acc`, and
@@ -195,7 +176,7 @@ def moe_experts(
     from hybridserve.kernels import moe
 
     args = (x, w_up, w_down, topk_weights, topk_ids, first_expert)
-    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready, shared=shared, x_ready=x_ready)
+    return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready, shared=shared)
 
 
 def conv1d_update(

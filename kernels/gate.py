@@ -25,7 +25,7 @@ import triton
 import triton.language as tl
 
 from hybridserve.kernels import arrivals
-from hybridserve.kernels.arrivals import arrive, reset, signal
+from hybridserve.kernels.arrivals import arrive, reset
 from hybridserve.kernels.pdl import launch_args, wait_prior
 
 
@@ -226,7 +226,6 @@ def _decode_gate_kernel(
     arrivals_ptr,  # [>= T] int32, zero between launches: the programs done, per token
     weights_ptr,  # [T, K] fp32 out
     ids_ptr,  # [T, K] int64 out
-    x_ready_ptr,  # `arrivals.flag` (SIGNAL): set once x is final
     num_experts,
     hidden,
     stride_x,
@@ -238,7 +237,6 @@ def _decode_gate_kernel(
     ROWS: tl.constexpr,
     BLOCK_H: tl.constexpr,
     BLOCK_E: tl.constexpr,
-    SIGNAL: tl.constexpr,
     PDL: tl.constexpr,
 ):
     t = tl.program_id(0).to(tl.int64)
@@ -251,8 +249,6 @@ def _decode_gate_kernel(
         other=0.0,
     )  # the gate is constant: its rows stream in while the previous kernel ends
     wait_prior(PDL)
-    if SIGNAL & (t == 0) & (tl.program_id(1) == 0):
-        signal(x_ready_ptr)
     x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
     tl.store(logits_ptr + t * num_experts + rows, tl.sum(w * x[None, :], axis=1), mask=rmask)
     if arrive(arrivals_ptr + t, tl.num_programs(1)):
@@ -274,11 +270,9 @@ def decode_gate_topk(
     top_k: int,
     norm_topk_prob: bool,
     routed_scaling_factor: float,
-    x_ready: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`router_logits` and `topk_from_logits` in one launch for a few tokens: (weights [T, k]
-    fp32, ids [T, k] int64), the logits in fp32 FMA. `x_ready` (a zeroed `arrivals.flag`): set as
-    soon as x is final, for a later launch's programs to read it (`arrivals.await_flag`)."""
+    fp32, ids [T, k] int64), the logits in fp32 FMA."""
     T, H = x.shape
     E = weight.shape[0]
     assert T <= DECODE_MAX_TOKENS and H <= DECODE_MAX_HIDDEN
@@ -293,11 +287,9 @@ def decode_gate_topk(
     logits = torch.empty((T, E), dtype=torch.float32, device=x.device)
     counts = arrivals.counts(x.device, "gate", DECODE_MAX_TOKENS)
     _decode_gate_kernel[(T, triton.cdiv(E, rows))](
-        x, weight, correction_bias, logits, counts, weights, ids,
-        counts if x_ready is None else x_ready, E, H,
+        x, weight, correction_bias, logits, counts, weights, ids, E, H,
         x.stride(0), weight.stride(0), routed_scaling_factor, K=top_k,
         BLOCK_K=triton.next_power_of_2(top_k), NORMALIZE=norm_topk_prob, ROWS=rows,
-        BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), SIGNAL=x_ready is not None,
-        num_warps=4, **launch_args(x),
+        BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), num_warps=4, **launch_args(x),
     )  # fmt: skip
     return weights, ids

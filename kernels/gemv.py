@@ -44,27 +44,19 @@ def use_gemv(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 
 @triton.jit
-def weight_tile(w_ptr, n, N, K, stride_w, k0, BLOCK_K: tl.constexpr):
-    """The weight's rows `n` (those >= N read as zero), columns [k0, k0 + BLOCK_K)."""
-    ks = k0 + tl.arange(0, BLOCK_K)
-    return tl.load(
-        w_ptr + n.to(tl.int64)[:, None] * stride_w + ks[None, :],
-        mask=(n < N)[:, None] & (ks < K)[None, :],
-        other=0.0,
-    )
-
-
-@triton.jit
-def dot_rows(x_ptr, w_ptr, n, N, K, stride_w, first, BLOCK_K: tl.constexpr):
-    """fp32 `w[n] . x` for the rows `n` of the weight (those >= N read as zero), given their
-    `first` tile (`weight_tile` at column 0, which a kernel may load before its PDL wait, as
-    weights are never written): the GEMV loop the batch-1 kernels share."""
+def dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K: tl.constexpr):
+    """fp32 `w[n] . x` for the rows `n` of the weight (those >= N read as zero): the GEMV loop
+    the batch-1 kernels share."""
     offs_k = tl.arange(0, BLOCK_K)
-    x = tl.load(x_ptr + offs_k, mask=offs_k < K, other=0.0)
-    acc = tl.sum(first.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
-    for k0 in range(BLOCK_K, K, BLOCK_K):
-        w = weight_tile(w_ptr, n, N, K, stride_w, k0, BLOCK_K)
-        x = tl.load(x_ptr + k0 + offs_k, mask=k0 + offs_k < K, other=0.0)
+    acc = tl.zeros(n.shape, dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        ks = k0 + offs_k
+        w = tl.load(
+            w_ptr + n.to(tl.int64)[:, None] * stride_w + ks[None, :],
+            mask=(n < N)[:, None] & (ks < K)[None, :],
+            other=0.0,
+        )
+        x = tl.load(x_ptr + ks, mask=ks < K, other=0.0)
         acc += tl.sum(w.to(tl.float32) * x.to(tl.float32)[None, :], axis=1)
     return acc
 
@@ -89,10 +81,9 @@ def _gemv_kernel(
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
 ):
-    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    first = weight_tile(w_ptr, n, N, K, stride_w, 0, BLOCK_K)
     wait_prior(PDL)
-    acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, first, BLOCK_K)
+    n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    acc = dot_rows(x_ptr, w_ptr, n, N, K, stride_w, BLOCK_K)
     if RELU2:
         acc = relu2_rounded(acc, out_ptr.dtype.element_ty)
     tl.store(out_ptr + n, acc.to(out_ptr.dtype.element_ty), mask=n < N)

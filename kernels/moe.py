@@ -208,7 +208,6 @@ def moe_experts(
     acc: torch.Tensor | None = None,
     acc_ready: torch.cuda.Event | None = None,
     shared: tuple[torch.Tensor, torch.Tensor] | None = None,
-    x_ready: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The sum over the chosen local experts of `w * down(relu(up(x))^2)` added in place onto
     `acc` (fp32 [T, hidden], contiguous: e.g. the shared expert's output) or onto zeros; returns
@@ -224,7 +223,7 @@ def moe_experts(
     k = topk_ids.shape[1]
     if fuses_shared_expert(T, k):
         args = (x, w_up, w_down, topk_weights, topk_ids, first_expert, acc)
-        return moe_gemv.moe_experts(*args, acc_ready=acc_ready, shared=shared, x_ready=x_ready)
+        return moe_gemv.moe_experts(*args, acc_ready=acc_ready, shared=shared)
     assert shared is None, "the shared expert runs in the MoE's launches only at a few pairs"
     out = torch.zeros((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
     assert out.dtype == torch.float32 and out.is_contiguous()

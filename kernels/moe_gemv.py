@@ -22,8 +22,7 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.arrivals import await_flag, clear
-from hybridserve.kernels.gemv import GemvTile, dot_rows, relu2_rounded, weight_tile
+from hybridserve.kernels.gemv import GemvTile, dot_rows, relu2_rounded
 from hybridserve.kernels.pdl import launch_args, wait_prior
 
 # bench/tile_sweep.py --kernel moe_gemv (T=1, the shared expert in): down (1, 2048, 1) 40.7 us
@@ -51,26 +50,17 @@ def _up_kernel(
     stride_we,
     stride_wn,
     stride_ws,
-    x_ready_ptr,  # int32 `arrivals.flag` (SPIN): set by the gate once x is final
-    SPIN: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
 ):
     pid = tl.program_id(0)
-    if pid < shared_programs:
+    if pid < shared_programs:  # x is final before the wait: only the store waits
         tiles = tl.cdiv(NS, BLOCK_N)
         t = pid // tiles
         n = (pid % tiles) * BLOCK_N + tl.arange(0, BLOCK_N)
-        first = weight_tile(ws_ptr, n, NS, K, stride_ws, 0, BLOCK_K)
-        x_row = x_ptr + t.to(tl.int64) * stride_x
-        if SPIN:  # x is final once the gate has signalled: only the store waits
-            await_flag(x_ready_ptr, pid)
-            acc = dot_rows(x_row, ws_ptr, n, NS, K, stride_ws, first, BLOCK_K)
-            wait_prior(PDL)
-        else:
-            wait_prior(PDL)
-            acc = dot_rows(x_row, ws_ptr, n, NS, K, stride_ws, first, BLOCK_K)
+        acc = dot_rows(x_ptr + t.to(tl.int64) * stride_x, ws_ptr, n, NS, K, stride_ws, BLOCK_K)
+        wait_prior(PDL)
         h = relu2_rounded(acc, hs_ptr.dtype.element_ty)
         tl.store(hs_ptr + t.to(tl.int64) * NS + n, h.to(hs_ptr.dtype.element_ty), mask=n < NS)
     else:
@@ -82,8 +72,7 @@ def _up_kernel(
         if (e >= 0) & (e < num_experts):  # another rank's expert: its h row is never read
             x_row = x_ptr + (pair // top_k).to(tl.int64) * stride_x
             w_e = w_ptr + e.to(tl.int64) * stride_we
-            first = weight_tile(w_e, n, N, K, stride_wn, 0, BLOCK_K)
-            acc = dot_rows(x_row, w_e, n, N, K, stride_wn, first, BLOCK_K)
+            acc = dot_rows(x_row, w_e, n, N, K, stride_wn, BLOCK_K)
             h = relu2_rounded(acc, h_ptr.dtype.element_ty)
             tl.store(h_ptr + pair.to(tl.int64) * N + n, h.to(h_ptr.dtype.element_ty), mask=n < N)
 
@@ -105,8 +94,6 @@ def _down_kernel(
     stride_we,
     stride_wn,
     stride_ws,
-    x_ready_ptr,  # (SPIN): zeroed here for the next layer's gate
-    SPIN: tl.constexpr,
     TOP_K: tl.constexpr,
     SHARED: tl.constexpr,
     ACC: tl.constexpr,
@@ -114,24 +101,18 @@ def _down_kernel(
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     t = tl.program_id(1)
     n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     total = tl.zeros([BLOCK_N], dtype=tl.float32)
     if SHARED:
-        first = weight_tile(ws_ptr, n, N, KS, stride_ws, 0, BLOCK_K)
-        wait_prior(PDL)
-        if SPIN & (t == 0) & (tl.program_id(0) == 0):
-            clear(x_ready_ptr)  # the up launch, its only reader, has finished
-        total += dot_rows(hs_ptr + t.to(tl.int64) * KS, ws_ptr, n, N, KS, stride_ws, first, BLOCK_K)
-    else:
-        wait_prior(PDL)
+        total += dot_rows(hs_ptr + t.to(tl.int64) * KS, ws_ptr, n, N, KS, stride_ws, BLOCK_K)
     for j in tl.static_range(TOP_K):
         pair = t * TOP_K + j
         e = tl.load(ids_ptr + pair).to(tl.int32) - first_expert
         if (e >= 0) & (e < num_experts):  # another rank's expert: its h row was never written
             w_e = w_ptr + e.to(tl.int64) * stride_we
-            first = weight_tile(w_e, n, N, K, stride_wn, 0, BLOCK_K)
-            acc = dot_rows(h_ptr + pair.to(tl.int64) * K, w_e, n, N, K, stride_wn, first, BLOCK_K)
+            acc = dot_rows(h_ptr + pair.to(tl.int64) * K, w_e, n, N, K, stride_wn, BLOCK_K)
             total += acc * tl.load(topk_w_ptr + pair)
     o_ptrs = out_ptr + t.to(tl.int64) * N + n
     if ACC:
@@ -151,12 +132,10 @@ def moe_experts(
     down_tile: GemvTile = DOWN_TILE,
     acc_ready: torch.cuda.Event | None = None,
     shared: tuple[torch.Tensor, torch.Tensor] | None = None,  # up [I_s, hidden], down [hidden, I_s]
-    x_ready: torch.Tensor | None = None,  # `arrivals.flag`, with `shared`: set once x is final
 ) -> torch.Tensor:
     """kernels/moe.py `moe_experts` for a few (token, slot) pairs (two launches), plus the shared
-    expert's relu^2 MLP when its weights are given (then `acc` must be None). With `x_ready`,
-    which the gate launched just before sets (`gate.decode_gate_topk`), the shared up rows read
-    `x` once it is set, before their PDL wait on the gate; the down launch zeroes it."""
+    expert's relu^2 MLP when its weights are given (then `acc` must be None). The shared up rows
+    read `x` before their PDL wait: a kernel (the gate) must run between x's writer and this."""
     T, hidden = x.shape
     E, inter, _ = w_up.shape
     k = topk_ids.shape[1]
@@ -166,8 +145,6 @@ def moe_experts(
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
     ids = topk_ids.reshape(-1).contiguous()
     weights = topk_weights.reshape(-1).float().contiguous()
-    spin = shared is not None and x_ready is not None
-    flag = x_ready if spin else ids  # never read without the spin
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
     s_up, s_down = shared or (w_up, w_down)  # without the shared expert: never read
     s_inter = s_up.shape[0] if shared else 0
@@ -177,16 +154,15 @@ def moe_experts(
     grid = (s_programs + T * k * triton.cdiv(inter, up_tile.block_n),)
     _up_kernel[grid](
         x, w_up, ids, h, s_up, hs, inter, s_inter, hidden, first_expert, E, k, s_programs,
-        x.stride(0), w_up.stride(0), w_up.stride(1), s_up.stride(0), flag, spin,
-        BLOCK_N=up_tile.block_n, BLOCK_K=up_tile.block_k, num_warps=up_tile.num_warps,
-        **launch_args(x),
+        x.stride(0), w_up.stride(0), w_up.stride(1), s_up.stride(0), BLOCK_N=up_tile.block_n,
+        BLOCK_K=up_tile.block_k, num_warps=up_tile.num_warps, **launch_args(x),
     )  # fmt: skip
     wait_for(acc_ready, x.device)
     _down_kernel[(triton.cdiv(hidden, down_tile.block_n), T)](
         h, w_down, ids, weights, hs, s_down, out, hidden, inter, s_inter, first_expert, E,
-        w_down.stride(0), w_down.stride(1), s_down.stride(0), flag, spin, TOP_K=k,
-        SHARED=shared is not None, ACC=acc is not None, BLOCK_N=down_tile.block_n,
-        BLOCK_K=down_tile.block_k, num_warps=down_tile.num_warps, **launch_args(x),
+        w_down.stride(0), w_down.stride(1), s_down.stride(0), TOP_K=k, SHARED=shared is not None,
+        ACC=acc is not None, BLOCK_N=down_tile.block_n, BLOCK_K=down_tile.block_k,
+        num_warps=down_tile.num_warps, **launch_args(x),
     )  # fmt: skip
     return out
 

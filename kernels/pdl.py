@@ -50,5 +50,5 @@ def wait_prior(PDL: tl.constexpr):
     """Wait until the previous kernel has finished and its writes are visible, then let the
     next kernel launch (a no-op without `PDL`)."""
     if PDL:
-        tl.extra.cuda.gdc_launch_dependents()
         tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()

@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.gemv import GEMV_TILE, GemvTile, dot_rows, weight_tile
+from hybridserve.kernels.gemv import GEMV_TILE, GemvTile, dot_rows
 from hybridserve.kernels.pdl import launch_args, wait_prior
 
 
@@ -36,6 +36,7 @@ def _qkv_kernel(
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
 ):
+    wait_prior(PDL)
     pid = tl.program_id(0)
     q_programs = tl.cdiv(NQ, BLOCK_N)
     kv_programs = tl.cdiv(NKV, BLOCK_N)
@@ -49,9 +50,7 @@ def _qkv_kernel(
         w_ptr, out_ptr = wv_ptr, v_ptr + loc * stride_slot
         first, n_rows = (pid - q_programs - kv_programs) * BLOCK_N, NKV
     n = first + tl.arange(0, BLOCK_N)
-    w_first = weight_tile(w_ptr, n, n_rows, K, stride_w, 0, BLOCK_K)
-    wait_prior(PDL)
-    acc = dot_rows(x_ptr, w_ptr, n, n_rows, K, stride_w, w_first, BLOCK_K)
+    acc = dot_rows(x_ptr, w_ptr, n, n_rows, K, stride_w, BLOCK_K)
     tl.store(out_ptr + n, acc.to(out_ptr.dtype.element_ty), mask=n < n_rows)
 
 

@@ -101,7 +101,6 @@ class MoE(nn.Module):
         shared, shared_ready = None, None
         if s is not None and not fused:
             shared, shared_ready = beside(x, lambda: s(x, fp32_out=True))
-        x_ready = kernels.x_ready_flag(x.device) if fused and x.is_cuda else None
         weights, ids = kernels.gate_topk(
             x,
             self.gate.weight,
@@ -111,7 +110,6 @@ class MoE(nn.Module):
             c.topk_group,
             c.norm_topk_prob,
             c.routed_scaling_factor,
-            x_ready,
         )
         out = kernels.moe_experts(
             x,
@@ -123,7 +121,6 @@ class MoE(nn.Module):
             shared,
             shared_ready,
             (s.up_proj.weight, s.down_proj.weight) if fused else None,
-            x_ready,
         )
         if self.parallel.tp_size == 1:  # the next block's add_rms_norm rounds it to x's dtype
             return out
