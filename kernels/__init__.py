@@ -24,7 +24,6 @@ __all__ = [
     "qkv_to_cache",
     "ref",
     "rms_norm",
-    "routed_moe",
     "selective_state_update_slots",
     "ssd_scan",
     "ssd_scan_varlen",
@@ -178,42 +177,6 @@ def moe_experts(
 
     args = (x, w_up, w_down, topk_weights, topk_ids, first_expert)
     return moe.moe_experts(*args, acc=acc, acc_ready=acc_ready, shared=shared)
-
-
-def routed_moe(
-    x: torch.Tensor,  # [T, hidden], T * top_k within `fuses_shared_expert`
-    gate_weight: torch.Tensor,  # [E, hidden]
-    correction_bias: torch.Tensor,  # [E] fp32
-    top_k: int,
-    norm_topk_prob: bool,
-    routed_scaling_factor: float,
-    w_up: torch.Tensor,  # [E_local, I, hidden]
-    w_down: torch.Tensor,  # [E_local, hidden, I]
-    first_expert: int,
-    shared: tuple[torch.Tensor, torch.Tensor],  # up [I_s, hidden], down [hidden, I_s]
-) -> torch.Tensor:
-    """`gate_topk` (ungrouped) then `moe_experts` with the shared expert, fp32 [T, hidden]. On
-    CUDA at a decode token or two, the gate's launch writes only the router logits and each of
-    the up projection's programs picks the experts itself (kernels/moe_gemv.py), which takes the
-    top-k's serial step off the critical path."""
-    from hybridserve.kernels import gate
-
-    x2 = x.reshape(-1, x.shape[-1])
-    if not x.is_cuda or x.dtype == torch.float32 or not gate.use_decode_gate(x2):
-        weights, ids = gate_topk(
-            x, gate_weight, correction_bias, top_k, 1, 1, norm_topk_prob, routed_scaling_factor
-        )
-        return moe_experts(x, w_up, w_down, weights, ids, first_expert, shared=shared)
-    from hybridserve.kernels import moe_gemv
-
-    T = x2.shape[0]
-    assert fuses_shared_expert(T, top_k)
-    logits = gate.decode_gate_logits(x2, gate_weight.float())
-    router = moe_gemv.Router(logits, correction_bias.float(), norm_topk_prob, routed_scaling_factor)
-    weights = torch.empty((T, top_k), dtype=torch.float32, device=x.device)
-    ids = torch.empty((T, top_k), dtype=torch.int64, device=x.device)
-    args = (x2, w_up, w_down, weights, ids, first_expert)
-    return moe_gemv.moe_experts(*args, shared=shared, router=router)
 
 
 def conv1d_update(

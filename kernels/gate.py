@@ -113,35 +113,6 @@ def router_logits(
 
 
 @triton.jit
-def topk_of_logits(
-    logits,  # [BLOCK_E] fp32 one token's router logits
-    bias,  # [BLOCK_E] fp32
-    emask,
-    offs_e,
-    K: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    NORMALIZE: tl.constexpr,
-):
-    """A token's top-k experts by sigmoid score + bias ([BLOCK_K] int64), and their weights (the
-    scores without the bias, normalised, not yet scaled): k rounds of argmax over scores held in
-    registers."""
-    scores = tl.sigmoid(logits)
-    choice = tl.where(emask, scores + bias, float("-inf"))
-    offs_k = tl.arange(0, BLOCK_K)
-    picked_w = tl.zeros([BLOCK_K], dtype=tl.float32)
-    picked_id = tl.zeros([BLOCK_K], dtype=tl.int64)
-    for k in tl.static_range(K):
-        best = tl.argmax(choice, axis=0)
-        w_k = tl.sum(tl.where(offs_e == best, scores, 0.0), axis=0)
-        picked_w = tl.where(offs_k == k, w_k, picked_w)
-        picked_id = tl.where(offs_k == k, best.to(tl.int64), picked_id)
-        choice = tl.where(offs_e == best, float("-inf"), choice)
-    if NORMALIZE:
-        picked_w = picked_w / (tl.sum(picked_w, axis=0) + 1e-20)
-    return picked_w, picked_id
-
-
-@triton.jit
 def _store_topk(
     logits,  # [BLOCK_E] fp32 one token's router logits
     bias,  # [BLOCK_E] fp32
@@ -155,9 +126,21 @@ def _store_topk(
     BLOCK_K: tl.constexpr,
     NORMALIZE: tl.constexpr,
 ):
-    """`topk_of_logits` stored as token `t`'s row, the weights scaled."""
-    picked_w, picked_id = topk_of_logits(logits, bias, emask, offs_e, K, BLOCK_K, NORMALIZE)
+    """Token `t`'s top-k experts by sigmoid score + bias, and their weights (the scores without
+    the bias, normalised and scaled): k rounds of argmax over scores held in registers."""
+    scores = tl.sigmoid(logits)
+    choice = tl.where(emask, scores + bias, float("-inf"))
     offs_k = tl.arange(0, BLOCK_K)
+    picked_w = tl.zeros([BLOCK_K], dtype=tl.float32)
+    picked_id = tl.zeros([BLOCK_K], dtype=tl.int64)
+    for k in tl.static_range(K):
+        best = tl.argmax(choice, axis=0)
+        w_k = tl.sum(tl.where(offs_e == best, scores, 0.0), axis=0)
+        picked_w = tl.where(offs_k == k, w_k, picked_w)
+        picked_id = tl.where(offs_k == k, best.to(tl.int64), picked_id)
+        choice = tl.where(offs_e == best, float("-inf"), choice)
+    if NORMALIZE:
+        picked_w = picked_w / (tl.sum(picked_w, axis=0) + 1e-20)
     kmask = offs_k < K
     tl.store(weights_ptr + t * K + offs_k, picked_w * scale, mask=kmask)
     tl.store(ids_ptr + t * K + offs_k, picked_id, mask=kmask)
@@ -254,7 +237,6 @@ def _decode_gate_kernel(
     ROWS: tl.constexpr,
     BLOCK_H: tl.constexpr,
     BLOCK_E: tl.constexpr,
-    TOPK: tl.constexpr,  # False: the logits only (`decode_gate_logits`)
     PDL: tl.constexpr,
 ):
     t = tl.program_id(0).to(tl.int64)
@@ -269,18 +251,6 @@ def _decode_gate_kernel(
     wait_prior(PDL)
     x = tl.load(x_ptr + t * stride_x + cols, mask=hmask, other=0.0).to(tl.float32)
     tl.store(logits_ptr + t * num_experts + rows, tl.sum(w * x[None, :], axis=1), mask=rmask)
-    if TOPK:  # the last of the token's programs picks its experts
-        _pick_when_last(
-            logits_ptr, bias_ptr, arrivals_ptr, weights_ptr, ids_ptr, t, num_experts, scale,
-            K, BLOCK_K, NORMALIZE, BLOCK_E,
-        )  # fmt: skip
-
-
-@triton.jit
-def _pick_when_last(
-    logits_ptr, bias_ptr, arrivals_ptr, weights_ptr, ids_ptr, t, num_experts, scale,
-    K: tl.constexpr, BLOCK_K: tl.constexpr, NORMALIZE: tl.constexpr, BLOCK_E: tl.constexpr,
-):  # fmt: skip
     if arrive(arrivals_ptr + t, tl.num_programs(1)):
         offs_e = tl.arange(0, BLOCK_E)
         emask = offs_e < num_experts
@@ -303,27 +273,6 @@ def decode_gate_topk(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`router_logits` and `topk_from_logits` in one launch for a few tokens: (weights [T, k]
     fp32, ids [T, k] int64), the logits in fp32 FMA."""
-    args = (top_k, norm_topk_prob, routed_scaling_factor)
-    weights, ids, _ = _decode_gate(x, weight, correction_bias, *args, topk=True)
-    return weights, ids
-
-
-def decode_gate_logits(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """The fp32 router logits [T, E] of a few tokens `x` [T, H] (T <= DECODE_MAX_TOKENS) against
-    the fp32 gate `weight` [E, H], in `decode_gate_topk`'s launch without its top-k (for a
-    kernel that picks the experts itself: kernels/moe_gemv.py)."""
-    return _decode_gate(x, weight, weight, 1, False, 1.0, topk=False)[2]  # no bias read
-
-
-def _decode_gate(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    correction_bias: torch.Tensor,
-    top_k: int,
-    norm_topk_prob: bool,
-    routed_scaling_factor: float,
-    topk: bool,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     T, H = x.shape
     E = weight.shape[0]
     assert T <= DECODE_MAX_TOKENS and H <= DECODE_MAX_HIDDEN
@@ -331,17 +280,16 @@ def _decode_gate(
     assert weight.dtype == correction_bias.dtype == torch.float32
     weights = torch.empty((T, top_k), dtype=torch.float32, device=x.device)
     ids = torch.empty((T, top_k), dtype=torch.int64, device=x.device)
-    logits = torch.empty((T, E), dtype=torch.float32, device=x.device)
     if T == 0:
-        return weights, ids, logits
+        return weights, ids
     block_h = triton.next_power_of_2(H)
     rows = max(1, min(4, DECODE_MAX_HIDDEN // block_h))  # 2 at H=2688: 64 programs of 21 KB
+    logits = torch.empty((T, E), dtype=torch.float32, device=x.device)
     counts = arrivals.counts(x.device, "gate", DECODE_MAX_TOKENS)
     _decode_gate_kernel[(T, triton.cdiv(E, rows))](
         x, weight, correction_bias, logits, counts, weights, ids, E, H,
         x.stride(0), weight.stride(0), routed_scaling_factor, K=top_k,
         BLOCK_K=triton.next_power_of_2(top_k), NORMALIZE=norm_topk_prob, ROWS=rows,
-        BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), TOPK=topk, num_warps=4,
-        **launch_args(x),
+        BLOCK_H=block_h, BLOCK_E=triton.next_power_of_2(E), num_warps=4, **launch_args(x),
     )  # fmt: skip
-    return weights, ids, logits
+    return weights, ids

@@ -18,13 +18,10 @@ protocol they stream their weight before the wait, while the gate still runs. H2
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 import triton
 import triton.language as tl
 
-from hybridserve.kernels.gate import topk_of_logits
 from hybridserve.kernels.gemv import GemvTile, dot_rows, relu2_rounded
 from hybridserve.kernels.pdl import launch_args, wait_prior
 
@@ -38,30 +35,21 @@ DOWN_TILE = GemvTile(1, 2048, 1)
 def _up_kernel(
     x_ptr,  # [T, K]
     w_ptr,  # [E, N, K]
-    ids_ptr,  # [T*k] global expert ids: read, or written when ROUTE
+    ids_ptr,  # [T*k] global expert ids
     h_ptr,  # [T*k, N] relu(x @ w[e].T)^2 in x's dtype; rows of other ranks' experts untouched
     ws_ptr,  # [NS, K] the shared expert's up projection (when shared_programs > 0)
     hs_ptr,  # [T, NS] relu(x @ ws.T)^2
-    logits_ptr,  # [T, E_all] fp32 router logits (ROUTE)
-    bias_ptr,  # [E_all] fp32 score-correction bias (ROUTE)
-    topk_w_ptr,  # [T*k] fp32 out: the routing weights (ROUTE)
     N,
     NS,
     K,
     first_expert,
     num_experts,
-    all_experts,
+    top_k,
     shared_programs,  # T * cdiv(NS, BLOCK_N), or 0
     stride_x,
     stride_we,
     stride_wn,
     stride_ws,
-    scale,
-    ROUTE: tl.constexpr,
-    TOP_K: tl.constexpr,
-    BLOCK_TOPK: tl.constexpr,
-    NORMALIZE: tl.constexpr,
-    BLOCK_E: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
     PDL: tl.constexpr,
@@ -76,47 +64,17 @@ def _up_kernel(
         h = relu2_rounded(acc, hs_ptr.dtype.element_ty)
         tl.store(hs_ptr + t.to(tl.int64) * NS + n, h.to(hs_ptr.dtype.element_ty), mask=n < NS)
     else:
+        wait_prior(PDL)
         tiles = tl.cdiv(N, BLOCK_N)
         pair = (pid - shared_programs) // tiles
-        tile = (pid - shared_programs) % tiles
-        n = tile * BLOCK_N + tl.arange(0, BLOCK_N)
-        if ROUTE:
-            offs_e = tl.arange(0, BLOCK_E)
-            emask = offs_e < all_experts
-            bias = tl.load(bias_ptr + offs_e, mask=emask, other=0.0)
-            wait_prior(PDL)
-            e = _route(
-                logits_ptr, ids_ptr, topk_w_ptr, bias, emask, offs_e, pair, tile, all_experts,
-                scale, TOP_K, BLOCK_TOPK, NORMALIZE,
-            ) - first_expert  # fmt: skip
-        else:
-            wait_prior(PDL)
-            e = tl.load(ids_ptr + pair).to(tl.int32) - first_expert
+        n = ((pid - shared_programs) % tiles) * BLOCK_N + tl.arange(0, BLOCK_N)
+        e = tl.load(ids_ptr + pair).to(tl.int32) - first_expert
         if (e >= 0) & (e < num_experts):  # another rank's expert: its h row is never read
-            x_row = x_ptr + (pair // TOP_K).to(tl.int64) * stride_x
+            x_row = x_ptr + (pair // top_k).to(tl.int64) * stride_x
             w_e = w_ptr + e.to(tl.int64) * stride_we
             acc = dot_rows(x_row, w_e, n, N, K, stride_wn, BLOCK_K)
             h = relu2_rounded(acc, h_ptr.dtype.element_ty)
             tl.store(h_ptr + pair.to(tl.int64) * N + n, h.to(h_ptr.dtype.element_ty), mask=n < N)
-
-
-@triton.jit
-def _route(
-    logits_ptr, ids_ptr, topk_w_ptr, bias, emask, offs_e, pair, tile, all_experts, scale,
-    TOP_K: tl.constexpr, BLOCK_TOPK: tl.constexpr, NORMALIZE: tl.constexpr,
-):  # fmt: skip
-    """The expert of `pair` (token, slot), picked from the token's router logits by this
-    program itself; the token's first program also stores the picks for the down launch."""
-    t = pair // TOP_K
-    logits = tl.load(logits_ptr + t * all_experts + offs_e, mask=emask, other=0.0)
-    picks = topk_of_logits(logits, bias, emask, offs_e, TOP_K, BLOCK_TOPK, NORMALIZE)
-    picked_w, picked_id = picks
-    offs_k = tl.arange(0, BLOCK_TOPK)
-    if (pair % TOP_K == 0) & (tile == 0):
-        kmask = offs_k < TOP_K
-        tl.store(topk_w_ptr + t * TOP_K + offs_k, picked_w * scale, mask=kmask)
-        tl.store(ids_ptr + t * TOP_K + offs_k, picked_id, mask=kmask)
-    return tl.sum(tl.where(offs_k == pair % TOP_K, picked_id, 0), axis=0).to(tl.int32)
 
 
 @triton.jit
@@ -162,15 +120,6 @@ def _down_kernel(
     tl.store(o_ptrs, total, mask=n < N)
 
 
-class Router(NamedTuple):
-    """What the up launch needs to pick the experts itself (`gate.topk_of_logits`)."""
-
-    logits: torch.Tensor  # [T, E_all] fp32 router logits (gate.decode_gate_logits)
-    bias: torch.Tensor  # [E_all] fp32 score-correction bias
-    normalize: bool
-    scale: float
-
-
 def moe_experts(
     x: torch.Tensor,  # [T, hidden]
     w_up: torch.Tensor,  # [E_local, I, hidden]
@@ -183,14 +132,10 @@ def moe_experts(
     down_tile: GemvTile = DOWN_TILE,
     acc_ready: torch.cuda.Event | None = None,
     shared: tuple[torch.Tensor, torch.Tensor] | None = None,  # up [I_s, hidden], down [hidden, I_s]
-    router: Router | None = None,
 ) -> torch.Tensor:
     """kernels/moe.py `moe_experts` for a few (token, slot) pairs (two launches), plus the shared
     expert's relu^2 MLP when its weights are given (then `acc` must be None). The shared up rows
-    read `x` before their PDL wait: a kernel (the gate) must run between x's writer and this.
-
-    With `router`, the up launch's programs pick the experts from the router logits themselves
-    and write `topk_weights` and `topk_ids` (fp32 and int64, contiguous) for the down launch."""
+    read `x` before their PDL wait: a kernel (the gate) must run between x's writer and this."""
     T, hidden = x.shape
     E, inter, _ = w_up.shape
     k = topk_ids.shape[1]
@@ -198,9 +143,8 @@ def moe_experts(
     out = torch.empty((T, hidden), dtype=torch.float32, device=x.device) if acc is None else acc
     assert out.dtype == torch.float32 and out.is_contiguous()
     assert x.stride(-1) == 1 and w_up.stride(-1) == 1 and w_down.stride(-1) == 1
-    ids = topk_ids.view(-1) if router else topk_ids.reshape(-1).contiguous()
-    weights = topk_weights.view(-1) if router else topk_weights.reshape(-1).float().contiguous()
-    logits, bias, normalize, scale = router or (weights, weights, False, 1.0)  # unread without
+    ids = topk_ids.reshape(-1).contiguous()
+    weights = topk_weights.reshape(-1).float().contiguous()
     h = torch.empty((T * k, inter), dtype=x.dtype, device=x.device)
     s_up, s_down = shared or (w_up, w_down)  # without the shared expert: never read
     s_inter = s_up.shape[0] if shared else 0
@@ -209,12 +153,9 @@ def moe_experts(
     s_programs = T * triton.cdiv(s_inter, up_tile.block_n)
     grid = (s_programs + T * k * triton.cdiv(inter, up_tile.block_n),)
     _up_kernel[grid](
-        x, w_up, ids, h, s_up, hs, logits, bias, weights, inter, s_inter, hidden, first_expert, E,
-        logits.shape[-1], s_programs, x.stride(0), w_up.stride(0), w_up.stride(1), s_up.stride(0),
-        scale, ROUTE=router is not None, TOP_K=k, BLOCK_TOPK=triton.next_power_of_2(k),
-        NORMALIZE=normalize, BLOCK_E=triton.next_power_of_2(logits.shape[-1]),
-        BLOCK_N=up_tile.block_n, BLOCK_K=up_tile.block_k, num_warps=up_tile.num_warps,
-        **launch_args(x),
+        x, w_up, ids, h, s_up, hs, inter, s_inter, hidden, first_expert, E, k, s_programs,
+        x.stride(0), w_up.stride(0), w_up.stride(1), s_up.stride(0), BLOCK_N=up_tile.block_n,
+        BLOCK_K=up_tile.block_k, num_warps=up_tile.num_warps, **launch_args(x),
     )  # fmt: skip
     wait_for(acc_ready, x.device)
     _down_kernel[(triton.cdiv(hidden, down_tile.block_n), T)](

@@ -98,13 +98,6 @@ class MoE(nn.Module):
         fused = self.shared_fusable and kernels.fuses_shared_expert(
             x.shape[0], c.num_experts_per_tok
         )
-        if fused and c.n_group == 1:  # decode: the experts picked inside the up launch
-            out = kernels.routed_moe(
-                x, self.gate.weight, self.gate.e_score_correction_bias, c.num_experts_per_tok,
-                c.norm_topk_prob, c.routed_scaling_factor, e.up_proj, e.down_proj,
-                e.first_expert, (s.up_proj.weight, s.down_proj.weight),
-            )  # fmt: skip
-            return self._reduced(out, x)
         shared, shared_ready = None, None
         if s is not None and not fused:
             shared, shared_ready = beside(x, lambda: s(x, fp32_out=True))
@@ -129,10 +122,6 @@ class MoE(nn.Module):
             shared_ready,
             (s.up_proj.weight, s.down_proj.weight) if fused else None,
         )
-        return self._reduced(out, x)
-
-    def _reduced(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The fp32 sum `out` over this rank's experts, summed over the ranks."""
         if self.parallel.tp_size == 1:  # the next block's add_rms_norm rounds it to x's dtype
             return out
         return self.parallel.all_reduce(out.to(x.dtype))
