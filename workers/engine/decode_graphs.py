@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from hybridserve.kernels.host_copy import copy_into
 from hybridserve.workers.models import ForwardBatch, HybridCacheBuffers, NemotronHForCausalLM
 
 SCRATCH = 0  # KV slot and state row reserved by the pools for padding writes
@@ -106,16 +107,11 @@ class DecodeGraphs:
         rows = np.repeat(PADDING, self.max_batch, axis=1)
         rows[:, : len(ids)] = ids, out_loc, slots
         # up to the last state row needed: one copy where there were three
-        self._put(self.per_row.view(-1), rows.reshape(-1)[: 2 * self.max_batch + size])
+        copy_into(self.per_row.view(-1), rows.reshape(-1)[: 2 * self.max_batch + size])
         self.kv_indices[: len(kv)].copy_(kv, non_blocking=True)
         self.kv_indices[len(kv) : len(kv) + pad].fill_(SCRATCH)  # one context slot a padded row
-        self._put(self.kv_indptr, indptr)
+        copy_into(self.kv_indptr, indptr)
         return size, indptr
-
-    def _put(self, dst: torch.Tensor, values: list[int] | np.ndarray) -> None:
-        src = torch.empty(len(values), dtype=dst.dtype, pin_memory=dst.is_cuda)
-        src.numpy()[:] = values
-        dst[: len(values)].copy_(src, non_blocking=True)
 
     def _batch(self, size: int, indptr: list[int]) -> ForwardBatch:
         return ForwardBatch(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hybridserve.kernels.host_copy import device_tensor, select_rows
+from hybridserve.kernels.host_copy import device_tensor, put_rows, select_rows
 from hybridserve.workers.engine.decode_graphs import DecodeGraphs
 from hybridserve.workers.engine.scheduler import ScheduledBatch
 from hybridserve.workers.models import (
@@ -75,11 +75,7 @@ class ModelRunner:
             if not fed_at:
                 return
             assert previous is not None, "a pending token without the step that sampled it"
-            tokens = select_rows(previous, fed_from)
-            if fed_at == list(range(len(fed_at))):  # decode rows first, as usual: one copy
-                input_ids[: len(fed_at)].copy_(tokens)
-            else:
-                input_ids[t(fed_at)] = tokens
+            put_rows(input_ids, fed_at, select_rows(previous, fed_from))
 
         if decode and self.graphs is not None and self.graphs.fits(len(ids), indptr[-1]):
             return self.graphs.run(ids, out_loc, kv_indices, indptr, states, feed)
