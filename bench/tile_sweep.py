@@ -51,6 +51,7 @@ TILES = [
         (128, 128, 64, 8, 4),
         (128, 256, 64, 8, 3),
         (128, 256, 64, 8, 4),
+        (128, 256, 64, 8, 4, 8, True),  # through TMA
     )
 ]
 
@@ -192,12 +193,12 @@ def sweep_moe(t: int, w_up: torch.Tensor, w_down: torch.Tensor, reps: int) -> No
     weights = weights.reshape(-1)
     flops = 2 * t * TOP_K * INTER * HIDDEN  # one projection
     nbytes = torch.unique(ids).numel() * INTER * HIDDEN * 2  # one projection's touched weights
-    h = torch.randn(t * TOP_K, INTER, device="cuda", dtype=BF16)
     out = torch.zeros(t, HIDDEN, device="cuda", dtype=torch.float32)
     default = moe_block_config(t, TOP_K, EXPERTS)
     best = (float("inf"), None)
     for cfg in TILES:
         align = moe.align_by_expert(ids, EXPERTS, 0, cfg.block_m)
+        h = torch.randn(moe.up_rows(t * TOP_K, align, cfg), INTER, device="cuda", dtype=BF16)
         up = graph_us(
             partial(moe.grouped_gemm, x, w_up, h, weights, align, TOP_K, cfg, False), reps
         )

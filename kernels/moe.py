@@ -1,6 +1,11 @@
 """Triton fused MoE experts: tokens sorted by expert, grouped GEMM up-proj with relu^2 fused,
 grouped GEMM down-proj with the routing weight and the combine fused (fp32 atomics); oracle:
-kernels/ref/moe.py `moe_experts`."""
+kernels/ref/moe.py `moe_experts`.
+
+At many rows an expert (long prefills, `MoEBlockConfig.tma`) the weight tiles come through TMA
+descriptors, the up projection writes its rows in expert order (padding rows as zeros) and the
+down projection reads them as whole tiles through TMA too, in place of a gather of scattered
+rows: an 8192-token MoE layer on the H200, 2414-2514 -> 2305-2372 us."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import NamedTuple
 import torch
 import triton
 import triton.language as tl
+from triton.tools.tensor_descriptor import TensorDescriptor
 
 from hybridserve.kernels import moe_gemv
 from hybridserve.kernels.moe_config import MoEBlockConfig, fuses_shared_expert, moe_block_config
@@ -126,9 +132,11 @@ def align_by_expert(
 
 @triton.jit
 def _moe_gemm_kernel(
-    a_ptr,  # UP: x [T, K]; DOWN: h [T*k, K]
+    a_ptr,  # UP: x [T, K]; DOWN: h [T*k or num_blocks*BLOCK_M (TMA), K]
+    a_desc,  # DOWN with TMA: h's tiles [BLOCK_M, BLOCK_K]; else None
     w_ptr,  # [E, N, K]
-    out_ptr,  # UP: h [T*k, N] in a's dtype; DOWN: out [T, N] fp32, accumulated atomically
+    w_desc,  # with TMA: w as [E*N, K] in tiles [BLOCK_N, BLOCK_K]; else None
+    out_ptr,  # UP: h in a's dtype; DOWN: out [T, N] fp32, accumulated atomically
     topk_w_ptr,  # [T*k] fp32 routing weights (DOWN only)
     sorted_ids_ptr,
     block_expert_ptr,
@@ -142,6 +150,7 @@ def _moe_gemm_kernel(
     stride_wn,
     stride_om,
     DOWN: tl.constexpr,
+    TMA: tl.constexpr,  # h in expert order (a row a block row), weights through TMA
     EVEN_K: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
@@ -174,12 +183,18 @@ def _moe_gemm_kernel(
     )  # [BLOCK_K, BLOCK_N]: w[e, n, k]
     acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
-        if EVEN_K:
+        kmask = (k0 + offs_k) < K
+        if TMA and DOWN:
+            a = a_desc.load([pid_m * BLOCK_M, k0])  # zeros past K
+        elif EVEN_K:
             a = tl.load(a_ptrs, mask=rmask[:, None], other=0.0)
+        else:
+            a = tl.load(a_ptrs, mask=rmask[:, None] & kmask[None, :], other=0.0)
+        if TMA:  # rows past N are the next expert's (or zeros past the last): masked below
+            b = w_desc.load([e * N + pid_n * BLOCK_N, k0]).T
+        elif EVEN_K:
             b = tl.load(w_ptrs)
         else:
-            kmask = (k0 + offs_k) < K
-            a = tl.load(a_ptrs, mask=rmask[:, None] & kmask[None, :], other=0.0)
             b = tl.load(w_ptrs, mask=kmask[:, None], other=0.0)
         acc = tl.dot(a, b, acc)
         a_ptrs += BLOCK_K
@@ -193,8 +208,13 @@ def _moe_gemm_kernel(
     else:
         h = tl.maximum(acc, 0.0)
         h = h * h
-        o_ptrs = out_ptr + ids.to(tl.int64)[:, None] * stride_om + offs_n[None, :]
-        tl.store(o_ptrs, h.to(out_ptr.dtype.element_ty), mask=omask)
+        if TMA:  # every row of the block, padding (zeros) too: the down projection's tiles
+            rows = (pid_m * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
+            o_ptrs = out_ptr + rows[:, None] * stride_om + offs_n[None, :]
+            tl.store(o_ptrs, h.to(out_ptr.dtype.element_ty), mask=nmask[None, :])
+        else:
+            o_ptrs = out_ptr + ids.to(tl.int64)[:, None] * stride_om + offs_n[None, :]
+            tl.store(o_ptrs, h.to(out_ptr.dtype.element_ty), mask=omask)
 
 
 def moe_experts(
@@ -250,18 +270,34 @@ def grouped_experts(
     """The grouped-GEMM path of `moe_experts` at any token count: the alignment, then both
     projections."""
     k, inter = topk_ids.shape[1], w_up.shape[1]
+    if cfg.tma and not tma_ready(w_up, w_down):
+        cfg = cfg._replace(tma=False)
     align = align_by_expert(topk_ids, w_up.shape[0], first_expert, cfg.block_m)
-    h = torch.empty((x.shape[0] * k, inter), dtype=x.dtype, device=x.device)
+    h = torch.empty((up_rows(topk_ids.numel(), align, cfg), inter), dtype=x.dtype, device=x.device)
     weights = topk_weights.reshape(-1).float().contiguous()
     grouped_gemm(x, w_up, h, weights, align, k, cfg, down=False)
     moe_gemv.wait_for(out_ready, x.device)
     grouped_gemm(h, w_down, out, weights, align, k, cfg, down=True)
 
 
+def tma_ready(*tensors: torch.Tensor) -> bool:
+    """Whether TMA can read `tensors` as they are: contiguous, 16-byte aligned base and rows."""
+    return all(
+        t.is_contiguous() and t.data_ptr() % 16 == 0 and t.shape[-1] * t.element_size() % 16 == 0
+        for t in tensors
+    )
+
+
+def up_rows(num_pairs: int, align: ExpertAlignment, cfg: MoEBlockConfig) -> int:
+    """Rows of the up projection's output: one a (token, slot) pair, or with `cfg.tma` one a
+    row of the alignment's blocks, in expert order."""
+    return align.sorted_ids.numel() if cfg.tma else num_pairs
+
+
 def grouped_gemm(
-    a: torch.Tensor,  # UP: x [T, K]; DOWN: h [T*k, K]
+    a: torch.Tensor,  # UP: x [T, K]; DOWN: h [up_rows, K]
     w: torch.Tensor,  # [E, N, K]
-    out: torch.Tensor,  # UP: h [T*k, N]; DOWN: [T, N] fp32, added to
+    out: torch.Tensor,  # UP: h [up_rows, N]; DOWN: [T, N] fp32, added to
     weights: torch.Tensor,  # [T*k] fp32 routing weights
     align: ExpertAlignment,
     top_k: int,
@@ -271,9 +307,16 @@ def grouped_gemm(
     """One projection of the grouped MoE over the expert-sorted rows of `align`."""
     blocks = align.block_expert.shape[0]
     n, kk = w.shape[1], w.shape[2]
+    a_desc = w_desc = None
+    if cfg.tma:
+        w_desc = TensorDescriptor.from_tensor(w.view(-1, kk), [cfg.block_n, cfg.block_k])
+        if down:
+            a_desc = TensorDescriptor.from_tensor(a, [cfg.block_m, cfg.block_k])
     _moe_gemm_kernel[(blocks * triton.cdiv(n, cfg.block_n),)](
         a,
+        a_desc,
         w,
+        w_desc,
         out,
         weights,
         align.sorted_ids,
@@ -288,6 +331,7 @@ def grouped_gemm(
         w.stride(1),
         out.stride(0),
         DOWN=down,
+        TMA=cfg.tma,
         EVEN_K=kk % cfg.block_k == 0,
         BLOCK_M=cfg.block_m,
         BLOCK_N=cfg.block_n,

@@ -24,6 +24,7 @@ class MoEBlockConfig(NamedTuple):
     num_warps: int
     num_stages: int
     group_m: int = 8  # row blocks that sweep the columns together (their rows stay in L2)
+    tma: bool = False  # weights (and the down projection's rows) through TMA: see kernels/moe.py
 
 
 def moe_block_config(
@@ -42,8 +43,10 @@ def moe_block_config(
         cfg = MoEBlockConfig(16, 128, 128, 4, 3)
     elif per_expert < 64:  # T=512: 653 us both projections, T=1024: 695 (32-row tiles: 862)
         cfg = MoEBlockConfig(64, 128, 64, 4, 4)
-    else:  # T >= ~1400 (H200, bench/tile_sweep.py: T=2048 827 us, T=8192 2494)
+    elif per_expert < 256:  # T ~1400-5400 (H200, bench/tile_sweep.py: T=2048 827 us)
         cfg = MoEBlockConfig(128, 256, 64, 8, 4)
+    else:  # T=8192: 2414-2514 us -> 2305-2372 through TMA (at T=2048 TMA was 2-5% slower)
+        cfg = MoEBlockConfig(128, 256, 64, 8, 4, tma=element_size == 2)  # timed in bf16 only
     stage_bytes = (cfg.block_m + cfg.block_n) * cfg.block_k * element_size
     stages = cfg.num_stages
     while stages > 1 and stages * stage_bytes > shared_memory:

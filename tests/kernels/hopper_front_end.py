@@ -23,7 +23,8 @@ from triton.backends.nvidia.compiler import CUDABackend
 from triton.compiler import ASTSource
 from triton.runtime import interpreter
 from triton.runtime.interpreter import InterpretedFunction
-from triton.runtime.jit import JITFunction
+from triton.runtime.jit import JITFunction, mangle_type
+from triton.tools.tensor_descriptor import TensorDescriptor
 
 TARGET = GPUTarget("cuda", 90, 32)
 POINTEE = {
@@ -49,7 +50,7 @@ def _arg_type(value: Any) -> str:
         return "i32" if -(2**31) <= value < 2**31 else "i64"
     if isinstance(value, float):
         return "fp32"
-    raise TypeError(f"no Triton type for a {type(value).__name__} argument")
+    return mangle_type(value)  # a TMA descriptor; None: "constexpr", as the JIT specializes it
 
 
 _TWINS: dict[int, JITFunction] = {}
@@ -100,6 +101,8 @@ def build_ir(kernel: InterpretedFunction, args: tuple, kwargs: dict[str, Any]) -
             constants[param.name] = True if param.name == "PDL" else value
         else:
             signature[param.name] = _arg_type(value)
+            if value is None:
+                constants[param.name] = None
     backend = CUDABackend(TARGET)
     options = backend.parse_options({"num_warps": kwargs.get("num_warps", 4)})
     context = ir.context()
@@ -147,4 +150,8 @@ _MISSING = object()
 
 
 def _key(value: Any) -> Any:
-    return value.dtype if isinstance(value, torch.Tensor) else (type(value), value)
+    if isinstance(value, torch.Tensor):
+        return value.dtype
+    if isinstance(value, TensorDescriptor):
+        return mangle_type(value)
+    return (type(value), value)

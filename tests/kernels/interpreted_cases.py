@@ -240,15 +240,17 @@ def gate_topk() -> float:
 @case
 def moe_experts() -> float:
     """The grouped path (more pairs than moe_gemv takes: 15), adding onto zeros and onto a given
-    fp32 output (the shared expert's) in place."""
+    fp32 output (the shared expert's) in place; with pointer loads and through TMA (tiles past
+    N and K: the next expert's rows, zeros)."""
     from hybridserve.kernels import moe
 
     experts, hidden, inter, k = 16, 72, 40, 3  # 8 local experts: ids 8..15
     w_up = torch.randn(experts, inter, hidden, dtype=DTYPE)[8:].contiguous() * hidden**-0.5
     w_down = torch.randn(experts, hidden, inter, dtype=DTYPE)[8:].contiguous() * inter**-0.5
-    cfg = moe.MoEBlockConfig(16, 32, 32, 4, 1, group_m=2)
+    assert moe.tma_ready(w_up, w_down)
     errs = []
-    for tokens, with_acc in ((5, False), (5, True)):
+    for tokens, with_acc, tma in ((5, False, False), (5, True, False), (7, True, True)):
+        cfg = moe.MoEBlockConfig(16, 32, 32, 4, 1, group_m=2, tma=tma)
         x = torch.randn(tokens, hidden, dtype=DTYPE)
         ids = torch.rand(tokens, experts).topk(k, dim=-1).indices
         weights = torch.rand(tokens, k)

@@ -220,6 +220,22 @@ def test_moe_experts_local_slice(tokens: int, block_m: int, group_m: int) -> Non
 
 
 @gpu
+@pytest.mark.parametrize("tokens", [5, 300, 3000])
+def test_moe_experts_tma(tokens: int) -> None:
+    """Weights and the down projection's rows through TMA: 16 of 64 experts local, dims that are
+    not multiples of the tiles (the next expert's rows and zeros fill those)."""
+    from hybridserve.kernels import moe
+
+    x, w_up, w_down, weights, ids = moe_inputs(tokens, 64, 200, 104, 6, "cuda")
+    w_up, w_down = w_up[16:32].contiguous(), w_down[16:32].contiguous()
+    assert moe.tma_ready(w_up, w_down)
+    want = ref.moe_experts(x, w_up, w_down, weights, ids, first_expert=16)
+    cfg = moe.MoEBlockConfig(64, 64, 64, 4, 3, tma=True)
+    out = moe.moe_experts(x, w_up, w_down, weights, ids, first_expert=16, config=cfg)
+    assert rel_err(out, want) < MOE_REL
+
+
+@gpu
 @pytest.mark.parametrize("tokens", [5, 3000])
 def test_moe_experts_fp32(tokens: int) -> None:
     """fp32 weights (the tiny test models): the default tiles must fit shared memory."""
@@ -241,6 +257,18 @@ def test_moe_block_config_fits_shared_memory(tokens: int, element_size: int) -> 
     assert cfg.num_stages * (cfg.block_m + cfg.block_n) * cfg.block_k * element_size <= 232448
     if element_size == 2:  # the bf16 tiles are the tuned ones, untouched
         assert cfg == moe_block_config(tokens, 6, 128)
+    assert cfg.tma == (element_size == 2 and tokens * 6 / 128 >= 256)  # long bf16 prefills
+
+
+def test_tma_ready() -> None:
+    """The TMA path takes contiguous tensors whose rows are whole 16-byte units, nothing else."""
+    from hybridserve.kernels import moe
+
+    w = torch.zeros(4, 24, 40, dtype=torch.bfloat16)
+    assert moe.tma_ready(w, w[1:3])
+    assert not moe.tma_ready(w[:, :, :36])  # a strided view
+    assert not moe.tma_ready(w[:, :, :36].contiguous())  # 72-byte rows
+    assert not moe.tma_ready(w.transpose(1, 2))
 
 
 def ssu_inputs(batch: int, heads: int, p: int, n: int, groups: int, dev: str):
