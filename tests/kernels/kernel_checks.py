@@ -1,5 +1,5 @@
 """What the kernel tests share: the GPU marker, the error measure, poisoned memory, offsets, the
-routing in expert order."""
+routing in expert order, MoE inputs."""
 
 from __future__ import annotations
 
@@ -43,3 +43,20 @@ def by_expert(weights: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, t
     """A top-k routing ([T, k] weights and expert ids) in ascending expert order per token: the
     picks compared regardless of the order the kernel found them in."""
     return ids.sort(-1).values, weights.gather(1, ids.argsort(-1))
+
+
+def moe_inputs(
+    tokens: int,
+    experts: int,
+    hidden: int,
+    inter: int,
+    top_k: int,
+    dev: str,
+    dt: torch.dtype = torch.bfloat16,
+) -> tuple[torch.Tensor, ...]:
+    x = torch.randn(tokens, hidden, device=dev, dtype=dt)
+    w_up = torch.randn(experts, inter, hidden, device=dev, dtype=dt) * hidden**-0.5
+    w_down = torch.randn(experts, hidden, inter, device=dev, dtype=dt) * inter**-0.5
+    ids = torch.rand(tokens, experts, device=dev).topk(top_k, dim=-1).indices
+    weights = torch.rand(tokens, top_k, device=dev)
+    return x, w_up, w_down, weights, ids
