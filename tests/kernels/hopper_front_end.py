@@ -27,31 +27,6 @@ from triton.runtime.jit import JITFunction, mangle_type
 from triton.tools.tensor_descriptor import TensorDescriptor
 
 TARGET = GPUTarget("cuda", 90, 32)
-POINTEE = {
-    torch.float64: "fp64",
-    torch.float32: "fp32",
-    torch.float16: "fp16",
-    torch.bfloat16: "bf16",
-    torch.int64: "i64",
-    torch.int32: "i32",
-    torch.int16: "i16",
-    torch.int8: "i8",
-    torch.uint8: "u8",
-    torch.bool: "i1",
-}
-
-
-def _arg_type(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return "*" + POINTEE[value.dtype]
-    if isinstance(value, bool):
-        return "i1"
-    if isinstance(value, int):
-        return "i32" if -(2**31) <= value < 2**31 else "i64"
-    if isinstance(value, float):
-        return "fp32"
-    return mangle_type(value)  # a TMA descriptor; None: "constexpr", as the JIT specializes it
-
 
 _TWINS: dict[int, JITFunction] = {}
 
@@ -100,8 +75,8 @@ def build_ir(kernel: InterpretedFunction, args: tuple, kwargs: dict[str, Any]) -
             signature[param.name] = "constexpr"
             constants[param.name] = True if param.name == "PDL" else value
         else:
-            signature[param.name] = _arg_type(value)
-            if value is None:
+            signature[param.name] = mangle_type(value)  # as Triton's JIT types the launch's
+            if value is None:  # a None argument: a constexpr, as the JIT specializes it
                 constants[param.name] = None
     backend = CUDABackend(TARGET)
     options = backend.parse_options({"num_warps": kwargs.get("num_warps", 4)})
